@@ -224,7 +224,7 @@ std::vector<std::pair<std::string, std::string>> assemble_params(std::vector<Raw
     std::unordered_map<std::string, size_t> index;
     auto entry = [&](std::string_view base) -> Pending& {
         auto [it, added] = index.try_emplace(std::string(base), pending.size());
-        if (added) pending.push_back({std::string(base)});
+        if (added) pending.emplace_back().base = std::string(base);
         return pending[it->second];
     };
     for (auto& p : raw) {
@@ -342,7 +342,7 @@ class Walker {
         ContentType ct = entity_content_type(e, in_digest);
         std::string boundary = ct.param("boundary");
         bool multipart = ct.value.rfind("multipart/", 0) == 0;
-        if (multipart && boundary.empty()) ct.value = "text/plain";  // unreadable as multipart
+        if (multipart && boundary.empty()) ct.value = "text/plain"; // unreadable as multipart
         if (!multipart || boundary.empty()) {
             leaf(e, ct);
             return ar::Ok{};
@@ -636,10 +636,7 @@ class TextBuilder {
     }
     size_t size() const { return out_.size(); }
     std::string_view since(size_t pos) const { return std::string_view(out_).substr(pos); }
-    std::string finish() {
-        std::string_view t = trim(out_);
-        return std::string(t);
-    }
+    std::string finish() { return decode::sanitize_utf8(trim(out_)); }
 
   private:
     std::string out_;

@@ -60,6 +60,7 @@ ar::Result<ParsedMessage> parse_message(std::string_view raw);
 
 // Plain text from HTML: drops tags, comments, scripts and styles, decodes the common
 // entities, keeps paragraph and line breaks, and shows a link's target after its text.
+// Input should be UTF-8; the output is valid UTF-8 in any case.
 std::string html_to_text(std::string_view html);
 
 // The message ids of a Message-ID, In-Reply-To or References value, "<...>" included, in
