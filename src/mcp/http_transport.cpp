@@ -1,0 +1,401 @@
+#include "mcp/http_transport.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <httplib.h>
+#include <openssl/rand.h>
+
+#include "mcp/jsonrpc.h"
+
+namespace ar::mcp {
+namespace {
+
+using json = nlohmann::json;
+namespace rpc = jsonrpc;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kRealm = "Bearer realm=\"agentrelay\"";
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+bool starts_with_ci(const std::string& s, const std::string& prefix) {
+    return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
+}
+
+// Writes a JSON-RPC error response. `id` null: the id is left out (transport-level errors).
+void reply_error(httplib::Response& res, int status, int code, const std::string& message,
+                 const json& id = nullptr, json data = nullptr) {
+    json body = rpc::make_error(id, code, message, std::move(data));
+    if (id.is_null()) body.erase("id");
+    res.status = status;
+    res.set_content(rpc::serialize(body), "application/json");
+}
+
+void reply(httplib::Response& res, int status, const json& body) {
+    res.status = status;
+    res.set_content(rpc::serialize(body), "application/json");
+}
+
+std::string new_session_id() {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id;
+    for (unsigned char b : bytes) {
+        id.push_back(kHex[b >> 4]);
+        id.push_back(kHex[b & 15]);
+    }
+    return id;
+}
+
+std::optional<std::string> base64_decode(const std::string& in) {
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+' || c == '-') return 62;
+        if (c == '/' || c == '_') return 63;
+        return -1;
+    };
+    std::string out;
+    unsigned int acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        if (c == '=') break;
+        int v = value(c);
+        if (v < 0) return std::nullopt;
+        acc = (acc << 6) | static_cast<unsigned int>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+        }
+    }
+    return out;
+}
+
+// An Mcp-Name / Mcp-Param-* value: plain, or "=?base64?...?=" (2026-07-28, Value Encoding).
+std::optional<std::string> header_value(const std::string& raw) {
+    static const std::string kOpen = "=?base64?", kClose = "?=";
+    if (raw.size() >= kOpen.size() + kClose.size() && raw.rfind(kOpen, 0) == 0 &&
+        raw.compare(raw.size() - kClose.size(), kClose.size(), kClose) == 0)
+        return base64_decode(raw.substr(kOpen.size(), raw.size() - kOpen.size() - kClose.size()));
+    return raw;
+}
+
+bool accepts_json(const std::string& accept) {
+    std::string a = lower(accept);
+    return a.find("application/json") != std::string::npos ||
+           a.find("application/*") != std::string::npos || a.find("*/*") != std::string::npos;
+}
+
+// The HTTP status for a JSON-RPC error on a 2026-07-28 request.
+int modern_status(const json& response) {
+    auto err = response.find("error");
+    if (err == response.end()) return 200;
+    int code = err->value("code", 0);
+    if (code == rpc::kMethodNotFound) return 404;
+    if (code == rpc::kInternalError) return 200;
+    if (code == rpc::kInvalidParams) return 200; // e.g. an unknown tool: an answer, not a fault
+    return 400;
+}
+
+int handshake_status(const json& response) {
+    auto err = response.find("error");
+    if (err == response.end()) return 200;
+    int code = err->value("code", 0);
+    return code == rpc::kParseError || code == rpc::kInvalidRequest ? 400 : 200;
+}
+
+struct SessionEntry {
+    std::mutex mu; // guards session
+    Session session;
+    std::string agent;
+    Clock::time_point last_used;
+};
+
+class HttpEndpoint {
+  public:
+    HttpEndpoint(McpServer& server, Authenticator auth, HttpOptions options)
+        : server_(server), auth_(std::move(auth)), options_(std::move(options)) {}
+
+    void post(const httplib::Request& req, httplib::Response& res) {
+        auto agent = admit(req, res);
+        if (!agent) return;
+        if (!req.get_header_value("Accept").empty() &&
+            !accepts_json(req.get_header_value("Accept")))
+            return reply_error(res, 406, rpc::kInvalidRequest,
+                               "Not Acceptable: the client must accept application/json");
+        std::string type = lower(req.get_header_value("Content-Type"));
+        if (!type.empty() && type.find("application/json") == std::string::npos)
+            return reply_error(res, 415, rpc::kInvalidRequest,
+                               "Unsupported Media Type: the body must be application/json");
+
+        auto parsed = rpc::parse(req.body);
+        if (auto* err = std::get_if<rpc::RpcError>(&parsed))
+            return reply(res, 400, rpc::make_error(nullptr, *err));
+        const json& body = std::get<json>(parsed);
+        if (auto version = declared_version(body))
+            return post_modern(req, res, *agent, body, *version);
+        post_handshake(req, res, *agent, body);
+    }
+
+    void get(const httplib::Request& req, httplib::Response& res) {
+        if (!admit(req, res)) return;
+        res.set_header("Allow", options_.sessions ? "POST, DELETE" : "POST");
+        reply_error(res, 405, rpc::kInvalidRequest,
+                    "Method Not Allowed: this server opens no server-initiated stream; POST "
+                    "messages to this endpoint");
+    }
+
+    void del(const httplib::Request& req, httplib::Response& res) {
+        auto agent = admit(req, res);
+        if (!agent) return;
+        if (!options_.sessions) {
+            res.set_header("Allow", "POST");
+            return reply_error(res, 405, rpc::kInvalidRequest,
+                               "Method Not Allowed: this server keeps no sessions");
+        }
+        std::string sid = req.get_header_value("Mcp-Session-Id");
+        if (sid.empty())
+            return reply_error(res, 400, rpc::kInvalidRequest,
+                               "Bad Request: DELETE needs the Mcp-Session-Id header");
+        std::lock_guard lock(mu_);
+        auto it = sessions_.find(sid);
+        if (it == sessions_.end() || it->second->agent != *agent)
+            return reply_error(res, 404, rpc::kInvalidRequest, "Session not found");
+        sessions_.erase(it);
+        res.status = 200;
+    }
+
+  private:
+    // Origin and bearer key; on failure writes the response and returns nullopt.
+    std::optional<std::string> admit(const httplib::Request& req, httplib::Response& res) {
+        if (req.has_header("Origin") && !origin_allowed(req.get_header_value("Origin"), options_)) {
+            reply_error(res, 403, rpc::kInvalidRequest,
+                        "Forbidden: Origin " + req.get_header_value("Origin") + " is not allowed");
+            return std::nullopt;
+        }
+        std::string authz = req.get_header_value("Authorization");
+        std::string token;
+        if (starts_with_ci(authz, "bearer ")) token = authz.substr(7);
+        token.erase(0, token.find_first_not_of(' '));
+        std::optional<std::string> agent;
+        if (!token.empty()) agent = auth_(token);
+        if (agent) return agent;
+        res.set_header("WWW-Authenticate",
+                       token.empty() ? kRealm : std::string(kRealm) + ", error=\"invalid_token\"");
+        reply_error(res, 401, rpc::kInvalidRequest,
+                    token.empty() ? "Unauthorized: send Authorization: Bearer <api key>"
+                                  : "Unauthorized: the API key is not valid");
+        return std::nullopt;
+    }
+
+    void post_modern(const httplib::Request& req, httplib::Response& res, const std::string& agent,
+                     const json& body, const std::string& version) {
+        json id = body.is_object() && body.contains("id") && rpc::valid_id(body["id"]) ? body["id"]
+                                                                                       : json();
+        auto mismatch = [&](const std::string& message) {
+            reply_error(res, 400, rpc::kHeaderMismatch, "Header mismatch: " + message, id);
+        };
+        std::string header_version = req.get_header_value("MCP-Protocol-Version");
+        if (header_version.empty()) return mismatch("the MCP-Protocol-Version header is missing");
+        if (header_version != version)
+            return mismatch("MCP-Protocol-Version " + header_version +
+                            " does not match the body's protocol version " + version);
+        std::string method = body.value("method", "");
+        if (req.get_header_value("Mcp-Method") != method)
+            return mismatch(req.has_header("Mcp-Method")
+                                ? "Mcp-Method " + req.get_header_value("Mcp-Method") +
+                                      " does not match the body's method " + method
+                                : "the Mcp-Method header is missing");
+        if (method == "tools/call") {
+            const json& params = body["params"];
+            std::string name = params.contains("name") && params["name"].is_string()
+                                   ? params["name"].get<std::string>()
+                                   : "";
+            if (!req.has_header("Mcp-Name")) return mismatch("the Mcp-Name header is missing");
+            auto header_name = header_value(req.get_header_value("Mcp-Name"));
+            if (!header_name || *header_name != name)
+                return mismatch("Mcp-Name does not match the body's params.name");
+        }
+        if (is_modern_version(version)) {
+            const json& meta = body["params"]["_meta"];
+            auto caps = meta.find(kMetaClientCapabilities);
+            if (caps == meta.end() || !caps->is_object())
+                return reply_error(res, 400, rpc::kInvalidParams,
+                                   std::string("Invalid params: params._meta[\"") +
+                                       kMetaClientCapabilities + "\"] is required",
+                                   id);
+        }
+        Session stateless;
+        auto response = server_.handle(agent, stateless, body);
+        if (!response) {
+            res.status = 202;
+            return;
+        }
+        reply(res, modern_status(*response), *response);
+    }
+
+    void post_handshake(const httplib::Request& req, httplib::Response& res,
+                        const std::string& agent, const json& body) {
+        json bad_id;
+        auto classified = rpc::classify(body, &bad_id);
+        if (auto* err = std::get_if<rpc::RpcError>(&classified))
+            return reply(res, 400, rpc::make_error(bad_id, *err));
+        bool is_request = std::get<rpc::Message>(classified).kind == rpc::Kind::request;
+        bool is_initialize = is_request && body["method"] == "initialize";
+        std::string header_version = req.get_header_value("MCP-Protocol-Version");
+        if (!is_initialize && !header_version.empty() && !is_handshake_version(header_version)) {
+            if (is_modern_version(header_version) && is_request)
+                return reply_error(res, 400, rpc::kHeaderMismatch,
+                                   "Header mismatch: MCP-Protocol-Version is " + header_version +
+                                       " but the body's params._meta names no protocol version");
+            if (!is_modern_version(header_version))
+                return reply_error(res, 400, rpc::kInvalidRequest,
+                                   "Bad Request: unsupported MCP-Protocol-Version " +
+                                       header_version);
+        }
+        if (!options_.sessions) {
+            Session session;
+            session.protocol_version =
+                header_version.empty() ? kDefaultHttpVersion : header_version;
+            return answer(res, server_.handle(agent, session, body));
+        }
+        if (is_initialize) return initialize(res, agent, body);
+
+        std::string sid = req.get_header_value("Mcp-Session-Id");
+        if (sid.empty())
+            return reply_error(res, 400, rpc::kInvalidRequest,
+                               "Bad Request: the Mcp-Session-Id header is required; send "
+                               "initialize first");
+        auto entry = find_session(sid, agent);
+        if (!entry) return reply_error(res, 404, rpc::kInvalidRequest, "Session not found");
+        if (!is_request) {
+            // Notifications may change the session (notifications/initialized).
+            std::lock_guard lock(entry->mu);
+            return answer(res, server_.handle(agent, entry->session, body));
+        }
+        // Requests may run long (wait_for_message): work on a copy, hold no lock.
+        Session copy;
+        {
+            std::lock_guard lock(entry->mu);
+            copy = entry->session;
+        }
+        answer(res, server_.handle(agent, copy, body));
+    }
+
+    void initialize(httplib::Response& res, const std::string& agent, const json& body) {
+        auto entry = std::make_shared<SessionEntry>();
+        entry->agent = agent;
+        entry->last_used = Clock::now();
+        auto response = server_.handle(agent, entry->session, body);
+        if (response && response->contains("result")) {
+            entry->session.id = new_session_id();
+            res.set_header("Mcp-Session-Id", entry->session.id);
+            store_session(entry);
+        }
+        answer(res, response);
+    }
+
+    void answer(httplib::Response& res, const std::optional<json>& response) {
+        if (!response) {
+            res.status = 202;
+            return;
+        }
+        reply(res, handshake_status(*response), *response);
+    }
+
+    std::shared_ptr<SessionEntry> find_session(const std::string& sid, const std::string& agent) {
+        std::lock_guard lock(mu_);
+        auto it = sessions_.find(sid);
+        // Another agent's session id reads as unknown.
+        if (it == sessions_.end() || it->second->agent != agent) return nullptr;
+        it->second->last_used = Clock::now();
+        return it->second;
+    }
+
+    void store_session(const std::shared_ptr<SessionEntry>& entry) {
+        std::lock_guard lock(mu_);
+        while (!sessions_.empty() && sessions_.size() >= options_.max_sessions) {
+            auto oldest = std::min_element(sessions_.begin(), sessions_.end(),
+                                           [](const auto& a, const auto& b) {
+                                               return a.second->last_used < b.second->last_used;
+                                           });
+            sessions_.erase(oldest);
+        }
+        sessions_[entry->session.id] = entry;
+    }
+
+    McpServer& server_;
+    Authenticator auth_;
+    HttpOptions options_;
+    std::mutex mu_; // guards sessions_ and each entry's last_used
+    std::map<std::string, std::shared_ptr<SessionEntry>> sessions_;
+};
+
+} // namespace
+
+bool origin_allowed(const std::string& origin, const HttpOptions& options) {
+    std::string o = lower(origin);
+    while (!o.empty() && o.back() == '/')
+        o.pop_back();
+    if (!options.allowed_origins.empty())
+        return std::any_of(options.allowed_origins.begin(), options.allowed_origins.end(),
+                           [&](std::string allowed) {
+                               allowed = lower(allowed);
+                               while (!allowed.empty() && allowed.back() == '/')
+                                   allowed.pop_back();
+                               return allowed == o;
+                           });
+    std::string rest;
+    if (o.rfind("http://", 0) == 0)
+        rest = o.substr(7);
+    else if (o.rfind("https://", 0) == 0)
+        rest = o.substr(8);
+    else
+        return false;
+    std::string host, port;
+    if (!rest.empty() && rest[0] == '[') {
+        auto close = rest.find(']');
+        if (close == std::string::npos) return false;
+        host = rest.substr(0, close + 1);
+        port = rest.substr(close + 1);
+    } else {
+        auto colon = rest.find(':');
+        host = rest.substr(0, colon);
+        port = colon == std::string::npos ? "" : rest.substr(colon);
+    }
+    if (!port.empty()) {
+        if (port.size() < 2 || port.size() > 6 || port[0] != ':') return false;
+        if (!std::all_of(port.begin() + 1, port.end(),
+                         [](unsigned char c) { return std::isdigit(c); }))
+            return false;
+    }
+    return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
+}
+
+void mount_http(httplib::Server& http, McpServer& server, Authenticator auth, HttpOptions options) {
+    std::string path = options.path;
+    auto endpoint = std::make_shared<HttpEndpoint>(server, std::move(auth), std::move(options));
+    http.Post(path, [endpoint](const httplib::Request& req, httplib::Response& res) {
+        endpoint->post(req, res);
+    });
+    http.Get(path, [endpoint](const httplib::Request& req, httplib::Response& res) {
+        endpoint->get(req, res);
+    });
+    http.Delete(path, [endpoint](const httplib::Request& req, httplib::Response& res) {
+        endpoint->del(req, res);
+    });
+}
+
+} // namespace ar::mcp

@@ -1,0 +1,208 @@
+#include "mcp/server.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "mcp/jsonrpc.h"
+
+#ifndef AGENTRELAY_VERSION
+#define AGENTRELAY_VERSION "0.0.0"
+#endif
+
+namespace ar::mcp {
+namespace {
+
+using json = nlohmann::json;
+namespace rpc = jsonrpc;
+
+// How long a 2026-07-28 client may cache tools/list and server/discover: the tool set only
+// changes with the binary.
+constexpr int kListTtlMs = 300000;
+
+json invalid_params(const json& id, std::string message) {
+    return rpc::make_error(id, rpc::kInvalidParams, std::move(message));
+}
+
+json tool_result(const ar::tools::ToolOutcome& outcome) {
+    if (outcome.is_error)
+        return json{{"content", json::array({{{"type", "text"}, {"text", outcome.error_text}}})},
+                    {"isError", true}};
+    // The same JSON as text, for clients that do not read structuredContent.
+    return json{{"content",
+                 json::array({{{"type", "text"}, {"text", rpc::serialize(outcome.structured)}}})},
+                {"structuredContent", outcome.structured}};
+}
+
+} // namespace
+
+const std::vector<std::string>& supported_versions() {
+    static const std::vector<std::string> all = {kModernVersion, "2025-11-25", "2025-06-18",
+                                                 "2025-03-26", "2024-11-05"};
+    return all;
+}
+
+bool is_handshake_version(std::string_view v) {
+    const auto& all = supported_versions();
+    return v != kModernVersion && std::find(all.begin(), all.end(), v) != all.end();
+}
+
+bool is_modern_version(std::string_view v) {
+    return v == kModernVersion;
+}
+
+namespace {
+
+std::optional<std::string> declared_in_params(const json& params) {
+    if (!params.is_object()) return std::nullopt;
+    auto meta = params.find("_meta");
+    if (meta == params.end() || !meta->is_object()) return std::nullopt;
+    auto v = meta->find(kMetaProtocolVersion);
+    if (v == meta->end()) return std::nullopt;
+    if (!v->is_string()) return std::string();
+    if (is_handshake_version(v->get<std::string>())) return std::nullopt;
+    return v->get<std::string>();
+}
+
+} // namespace
+
+std::optional<std::string> declared_version(const json& message) {
+    if (!message.is_object()) return std::nullopt;
+    auto params = message.find("params");
+    if (params == message.end()) return std::nullopt;
+    return declared_in_params(*params);
+}
+
+McpServer::McpServer(const ar::tools::ToolRegistry& tools, ServerIdentity identity)
+    : tools_(tools), identity_(std::move(identity)) {
+    if (identity_.version.empty()) identity_.version = AGENTRELAY_VERSION;
+}
+
+std::optional<json> McpServer::handle(const std::string& agent, Session& session,
+                                      const json& message) {
+    json id;
+    try {
+        auto classified = rpc::classify(message, &id);
+        if (auto* err = std::get_if<rpc::RpcError>(&classified)) return rpc::make_error(id, *err);
+        const auto& m = std::get<rpc::Message>(classified);
+        if (m.kind == rpc::Kind::response) return std::nullopt;
+        if (m.kind == rpc::Kind::notification) {
+            // Never answered, whatever they say; only this one changes state.
+            if (m.method == "notifications/initialized") session.initialized = true;
+            return std::nullopt;
+        }
+        if (m.method == "initialize") return initialize(session, m.id, m.params);
+        if (declared_in_params(m.params)) return dispatch_modern(agent, m.id, m.method, m.params);
+        return dispatch_handshake(agent, m.id, m.method, m.params);
+    } catch (const std::exception& e) {
+        return rpc::make_error(id, rpc::kInternalError, std::string("Internal error: ") + e.what());
+    }
+}
+
+std::optional<std::string> McpServer::handle_text(const std::string& agent, Session& session,
+                                                  std::string_view text) {
+    auto parsed = rpc::parse(text);
+    if (auto* err = std::get_if<rpc::RpcError>(&parsed))
+        return rpc::serialize(rpc::make_error(nullptr, *err));
+    auto response = handle(agent, session, std::get<json>(parsed));
+    if (!response) return std::nullopt;
+    return rpc::serialize(*response);
+}
+
+json McpServer::dispatch_handshake(const std::string& agent, const json& id,
+                                   const std::string& method, const json& params) {
+    if (method == "ping") return rpc::make_result(id, json::object());
+    if (method == "tools/list") return list_tools(id, params, false);
+    if (method == "tools/call") return call_tool(agent, id, params);
+    if (method == "server/discover")
+        return invalid_params(id, std::string("server/discover needs params._meta[\"") +
+                                      kMetaProtocolVersion + "\"] and [\"" +
+                                      kMetaClientCapabilities + "\"]");
+    return rpc::make_error(id, rpc::kMethodNotFound, "Method not found: " + method);
+}
+
+json McpServer::dispatch_modern(const std::string& agent, const json& id, const std::string& method,
+                                const json& params) {
+    const json& meta = params["_meta"];
+    std::string requested = declared_in_params(params).value_or("");
+    if (!is_modern_version(requested)) {
+        if (requested.empty())
+            return invalid_params(id, std::string("params._meta[\"") + kMetaProtocolVersion +
+                                          "\"] must be a protocol version string");
+        return rpc::make_error(id, rpc::kUnsupportedProtocolVersion,
+                               "Unsupported protocol version: " + requested,
+                               json{{"supported", supported_versions()}, {"requested", requested}});
+    }
+    auto caps = meta.find(kMetaClientCapabilities);
+    if (caps == meta.end() || !caps->is_object())
+        return invalid_params(id, std::string("params._meta[\"") + kMetaClientCapabilities +
+                                      "\"] is required (an object; {} declares none)");
+
+    json response;
+    if (method == "server/discover") {
+        json result{{"supportedVersions", supported_versions()},
+                    {"capabilities", {{"tools", json::object()}}},
+                    {"ttlMs", kListTtlMs},
+                    {"cacheScope", "public"}};
+        if (!identity_.instructions.empty()) result["instructions"] = identity_.instructions;
+        response = rpc::make_result(id, std::move(result));
+    } else if (method == "tools/list") {
+        response = list_tools(id, params, true);
+    } else if (method == "tools/call") {
+        response = call_tool(agent, id, params);
+    } else {
+        return rpc::make_error(id, rpc::kMethodNotFound, "Method not found: " + method);
+    }
+    if (auto r = response.find("result"); r != response.end()) {
+        (*r)["resultType"] = "complete";
+        (*r)["_meta"] = {{kMetaServerInfo, server_info()}};
+    }
+    return response;
+}
+
+json McpServer::initialize(Session& session, const json& id, const json& params) {
+    if (!params.is_object() || !params.contains("protocolVersion") ||
+        !params["protocolVersion"].is_string())
+        return invalid_params(id, "initialize needs params.protocolVersion, a string such as \"" +
+                                      std::string(kLatestHandshakeVersion) + "\"");
+    // Echo a revision we speak; otherwise offer our latest and let the client decide.
+    std::string asked = params["protocolVersion"].get<std::string>();
+    session.protocol_version = is_handshake_version(asked) ? asked : kLatestHandshakeVersion;
+    session.initialized = false;
+    json result{{"protocolVersion", session.protocol_version},
+                {"capabilities", {{"tools", {{"listChanged", false}}}}},
+                {"serverInfo", server_info()}};
+    if (!identity_.instructions.empty()) result["instructions"] = identity_.instructions;
+    return rpc::make_result(id, std::move(result));
+}
+
+json McpServer::list_tools(const json& id, const json& params, bool modern) {
+    // Every tool fits on one page, so no cursor we could be given is valid.
+    if (params.is_object() && params.contains("cursor") && !params["cursor"].is_null())
+        return invalid_params(id, "Invalid cursor: tools/list has a single page");
+    json result{{"tools", tools_.definitions()}};
+    if (modern) {
+        result["ttlMs"] = kListTtlMs;
+        result["cacheScope"] = "public";
+    }
+    return rpc::make_result(id, std::move(result));
+}
+
+json McpServer::call_tool(const std::string& agent, const json& id, const json& params) {
+    if (!params.is_object() || !params.contains("name") || !params["name"].is_string())
+        return invalid_params(id, "tools/call needs params.name, the tool's name (a string)");
+    std::string name = params["name"].get<std::string>();
+    if (!tools_.has(name))
+        return rpc::make_error(id, rpc::kInvalidParams, "Unknown tool: " + name,
+                               json{{"name", name}});
+    json args = params.value("arguments", json::object());
+    if (args.is_null()) args = json::object();
+    if (!args.is_object())
+        return invalid_params(id, "params.arguments must be an object of the tool's arguments");
+    return rpc::make_result(id, tool_result(tools_.call(agent, name, args)));
+}
+
+json McpServer::server_info() const {
+    return json{{"name", identity_.name}, {"version", identity_.version}};
+}
+
+} // namespace ar::mcp

@@ -1,0 +1,90 @@
+// server.h: the MCP protocol (JSON-RPC 2.0 methods) over any transport.
+//
+// McpServer answers one already-framed message at a time for an authenticated agent:
+// initialize / notifications/initialized / ping / tools/list / tools/call in the handshake era
+// (protocol revisions 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05), and server/discover,
+// tools/list, tools/call in the 2026-07-28 era, where each request names its revision in
+// params._meta["io.modelcontextprotocol/protocolVersion"]. The era is chosen per message, from
+// how the client speaks: `initialize` selects the handshake era for the Session; a request with
+// that _meta is served statelessly. Handshake-era requests sent before `initialize` are answered
+// too (as the latest handshake revision): strictness there only breaks lenient clients.
+//
+// Promise: handle() never throws; every request gets exactly one response, notifications and
+// client responses get none. Tool failures are results with isError (the agent can read and
+// correct them); protocol faults are JSON-RPC errors. The server holds no per-connection state
+// itself (that lives in Session), so one McpServer serves many connections from many threads.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/registry.h"
+
+namespace ar::mcp {
+
+inline constexpr const char* kModernVersion = "2026-07-28";
+inline constexpr const char* kLatestHandshakeVersion = "2025-11-25";
+// What a Streamable HTTP request without MCP-Protocol-Version is taken to speak.
+inline constexpr const char* kDefaultHttpVersion = "2025-03-26";
+inline constexpr const char* kMetaProtocolVersion = "io.modelcontextprotocol/protocolVersion";
+inline constexpr const char* kMetaClientCapabilities = "io.modelcontextprotocol/clientCapabilities";
+inline constexpr const char* kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
+
+// Every revision this server speaks, newest first.
+const std::vector<std::string>& supported_versions();
+bool is_handshake_version(std::string_view version);
+bool is_modern_version(std::string_view version);
+
+// The revision a 2026-07-28-style request declares in params._meta, or nullopt when the message
+// carries none (or names a handshake-era revision there, which changes nothing). A declared
+// value that is not a string yields "" (an invalid declaration).
+std::optional<std::string> declared_version(const nlohmann::json& message);
+
+struct ServerIdentity {
+    std::string name = "agentrelay";
+    std::string version;      // empty: the build's version
+    std::string instructions; // empty: none sent
+};
+
+// Per-connection state of the handshake era: the stdio process, or one HTTP session.
+struct Session {
+    std::string protocol_version; // negotiated at initialize; empty before
+    bool initialized = false;     // notifications/initialized received
+    std::string id;               // the HTTP Mcp-Session-Id, if any
+};
+
+class McpServer {
+  public:
+    McpServer(const ar::tools::ToolRegistry& tools, ServerIdentity identity);
+
+    // Handles one JSON-RPC message (already parsed) for `agent`. Returns the response, or
+    // nullopt for notifications and responses.
+    std::optional<nlohmann::json> handle(const std::string& agent, Session& session,
+                                         const nlohmann::json& message);
+    // Parse + handle one raw line/body; parse errors → -32700 response with id null.
+    std::optional<std::string> handle_text(const std::string& agent, Session& session,
+                                           std::string_view text);
+
+    const ServerIdentity& identity() const { return identity_; }
+
+  private:
+    nlohmann::json dispatch_handshake(const std::string& agent, const nlohmann::json& id,
+                                      const std::string& method, const nlohmann::json& params);
+    nlohmann::json dispatch_modern(const std::string& agent, const nlohmann::json& id,
+                                   const std::string& method, const nlohmann::json& params);
+    nlohmann::json initialize(Session& session, const nlohmann::json& id,
+                              const nlohmann::json& params);
+    nlohmann::json list_tools(const nlohmann::json& id, const nlohmann::json& params, bool modern);
+    nlohmann::json call_tool(const std::string& agent, const nlohmann::json& id,
+                             const nlohmann::json& params);
+    nlohmann::json server_info() const;
+
+    const ar::tools::ToolRegistry& tools_;
+    ServerIdentity identity_;
+};
+
+} // namespace ar::mcp
