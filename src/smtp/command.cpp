@@ -11,9 +11,13 @@ constexpr size_t kMaxDomain = 255;     // RFC 5321 4.5.3.1.2
 constexpr size_t kMaxPath = 256;       // RFC 5321 4.5.3.1.3, including the angle brackets
 constexpr size_t kMaxPlainField = 255; // RFC 4616: authcid and passwd are at most 255 octets
 
-ar::Error syntax(std::string message) { return ar::invalid("", std::move(message)); }
+ar::Error syntax(std::string message) {
+    return ar::invalid("", std::move(message));
+}
 
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+char ascii_upper(char c) {
+    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -28,18 +32,29 @@ bool istarts_with(std::string_view s, std::string_view prefix) {
 
 std::string to_upper(std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = ascii_upper(c);
+    for (char& c : out)
+        c = ascii_upper(c);
     return out;
 }
 
-bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
-bool is_space(char c) { return c == ' ' || c == '\t'; }
+bool is_alpha(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_digit(unsigned char c) {
+    return c >= '0' && c <= '9';
+}
+bool is_alnum(unsigned char c) {
+    return is_alpha(c) || is_digit(c);
+}
+bool is_space(char c) {
+    return c == ' ' || c == '\t';
+}
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    while (!s.empty() && is_space(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back()))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -100,7 +115,7 @@ bool is_valid_local_part(std::string_view local) {
     for (size_t i = 1; i + 1 < local.size(); ++i) {
         auto c = static_cast<unsigned char>(local[i]);
         if (c == '\\') {
-            if (i + 2 >= local.size()) return false;  // the escape would eat the closing quote
+            if (i + 2 >= local.size()) return false; // the escape would eat the closing quote
             auto next = static_cast<unsigned char>(local[++i]);
             if (next < 32 || next > 126) return false;
             continue;
@@ -116,9 +131,11 @@ bool is_valid_domain(std::string_view domain) {
     if (domain.empty() || domain.size() > kMaxDomain) return false;
     if (domain.front() == '[') {
         if (domain.size() < 3 || domain.back() != ']') return false;
+        // IPv4, "IPv6:..." or "tag:..." (RFC 5321 4.1.3); narrower than the RFC's dcontent, which
+        // would let '<', '>' and '"' into a path that other software re-quotes.
         for (char ch : domain.substr(1, domain.size() - 2)) {
             auto c = static_cast<unsigned char>(ch);
-            if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\') return false;
+            if (!is_alnum(c) && c != '.' && c != ':' && c != '-') return false;
         }
         return true;
     }
@@ -173,7 +190,7 @@ enum class PathKind { Reverse, Forward };
 
 struct ParsedPath {
     std::string mailbox;
-    std::string_view rest;  // what follows the path (the ESMTP parameters)
+    std::string_view rest; // what follows the path (the ESMTP parameters)
 };
 
 // Parses "<mailbox>", "<>" (reverse path only), "<@route,@route:mailbox>" (the source route is
@@ -265,7 +282,8 @@ ar::Status parse_mail_or_rcpt(Command& cmd) {
         return syntax(mail ? "Syntax: MAIL FROM:<address> [parameters]"
                            : "Syntax: RCPT TO:<address> [parameters]");
     arg.remove_prefix(prefix.size());
-    while (!arg.empty() && is_space(arg.front())) arg.remove_prefix(1);  // "FROM: <a@b>" is common
+    while (!arg.empty() && is_space(arg.front()))
+        arg.remove_prefix(1); // "FROM: <a@b>" is common
     if (arg.empty())
         return syntax(mail ? "Syntax: MAIL FROM:<address> [parameters]"
                            : "Syntax: RCPT TO:<address> [parameters]");
@@ -276,7 +294,7 @@ ar::Status parse_mail_or_rcpt(Command& cmd) {
 }
 
 bool is_mechanism_name(std::string_view s) {
-    if (s.empty() || s.size() > 20) return false;  // RFC 4422 3.1: 1 to 20 characters
+    if (s.empty() || s.size() > 20) return false; // RFC 4422 3.1: 1 to 20 characters
     for (char c : s)
         if (!is_alnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
     return true;
@@ -301,7 +319,8 @@ ar::Status parse_bdat(const Command& cmd) {
     size_t sp = arg.find_first_of(" \t");
     std::string_view size = arg.substr(0, sp);
     bool digits = !size.empty() && size.size() <= 19;
-    for (char c : size) digits = digits && is_digit(static_cast<unsigned char>(c));
+    for (char c : size)
+        digits = digits && is_digit(static_cast<unsigned char>(c));
     std::string_view last = sp == std::string_view::npos ? "" : trim(arg.substr(sp));
     if (!digits || !(last.empty() || iequals(last, "LAST")))
         return syntax("Syntax: BDAT chunk-size [LAST]");
@@ -329,7 +348,7 @@ constexpr std::array<VerbName, 14> kVerbs{{
     {"AUTH", Command::Verb::Auth},
 }};
 
-}  // namespace
+} // namespace
 
 std::string_view verb_name(Command::Verb verb) {
     for (const auto& v : kVerbs)
@@ -408,7 +427,7 @@ int base64_value(char c) {
     return -1;
 }
 
-}  // namespace
+} // namespace
 
 ar::Result<std::string> decode_base64(std::string_view text) {
     if (text.size() % 4 != 0) return syntax("Invalid base64: the length is not a multiple of 4");
@@ -455,7 +474,7 @@ std::string encode_base64(std::string_view bytes) {
 }
 
 ar::Result<PlainCredentials> decode_auth_plain(std::string_view base64) {
-    if (base64 == "=") base64 = "";  // RFC 4954: "=" is the empty initial response
+    if (base64 == "=") base64 = ""; // RFC 4954: "=" is the empty initial response
     auto decoded = decode_base64(base64);
     if (!decoded) return decoded.error();
     std::string_view s = decoded.value();
@@ -474,4 +493,4 @@ ar::Result<PlainCredentials> decode_auth_plain(std::string_view base64) {
     return creds;
 }
 
-}  // namespace ar::smtp
+} // namespace ar::smtp

@@ -39,8 +39,8 @@ struct Command {
         Auth,
         Unknown
     } verb = Verb::Unknown;
-    std::string argument;  // the rest of the line after the verb and one space
-    std::string path;      // MAIL/RCPT: the address inside <> ("" for the null reverse-path <>)
+    std::string argument; // the rest of the line after the verb and one space
+    std::string path;     // MAIL/RCPT: the address inside <> ("" for the null reverse-path <>)
     // ESMTP parameters of MAIL/RCPT, keys uppercased (SIZE, BODY, SMTPUTF8, ...), values as sent
     // ("" when the parameter has no value).
     std::vector<std::pair<std::string, std::string>> params;
@@ -67,11 +67,11 @@ std::string encode_base64(std::string_view bytes);
 
 // SASL PLAIN (RFC 4616): authzid NUL authcid NUL passwd.
 struct PlainCredentials {
-    std::string authzid;  // the identity to act as; "" means the same as authcid
-    std::string authcid;  // the user name
+    std::string authzid; // the identity to act as; "" means the same as authcid
+    std::string authcid; // the user name
     std::string password;
 };
 // Decodes a PLAIN client response given in base64 ("=" is the empty response, which fails).
 ar::Result<PlainCredentials> decode_auth_plain(std::string_view base64);
 
-}  // namespace ar::smtp
+} // namespace ar::smtp

@@ -66,7 +66,7 @@ AuthThrottle::Verdict AuthThrottle::record_failure(const asio::ip::address& remo
     Verdict v;
     if (e.failures >= before_lockout_) {
         e.locked_until = now + lockout_;
-        e.failures = 0;  // the lockout is the punishment; afterwards the count starts again
+        e.failures = 0; // the lockout is the punishment; afterwards the count starts again
         v.lockout = true;
         return v;
     }
@@ -102,7 +102,7 @@ struct Server::Impl {
           throttle(l) {}
 
     asio::any_io_executor ex;
-    asio::any_io_executor strand;  // the acceptor's
+    asio::any_io_executor strand; // the acceptor's
     tcp::acceptor acceptor;
     tcp::endpoint listen;
     ListenerKind kind;
@@ -115,7 +115,7 @@ struct Server::Impl {
     std::atomic<uint16_t> port{0};
     std::atomic<size_t> active{0};
     std::atomic<bool> stopped{false};
-    std::mutex mu;  // guards sessions
+    std::mutex mu; // guards sessions
     std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions;
     uint64_t next_id = 0;
 };
@@ -126,12 +126,22 @@ namespace {
 // caught once, at the top of the session.
 struct ConnectionLost {};
 
-constexpr auto kGrace = std::chrono::seconds(10);  // to write a final 421 after a timeout
+constexpr auto kGrace = std::chrono::seconds(10); // to write a final 421 after a timeout
 constexpr size_t kReadChunk = 4096;
 
-bool is_positive(const ServerReply& r) { return r.code >= 200 && r.code < 300; }
+bool is_positive(const ServerReply& r) {
+    return r.code >= 200 && r.code < 300;
+}
 
-}  // namespace
+// A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; the handler (SPF, logs) and the
+// throttle want the IPv4 address itself.
+asio::ip::address plain_address(const asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    return a;
+}
+
+} // namespace
 
 // One SMTP conversation. run() is the whole dialogue; everything else is a step of it. All of a
 // session's work happens on its socket's strand.
@@ -143,13 +153,11 @@ class Session : public std::enable_shared_from_this<Session> {
         ctx_.kind = server_->kind;
         asio::error_code ec;
         auto remote = socket_.remote_endpoint(ec);
-        if (!ec) ctx_.remote = remote.address();
+        if (!ec) ctx_.remote = plain_address(remote.address());
         total_deadline_ = SteadyClock::now() + limits_.total_timeout;
     }
 
-    void start() {
-        asio::co_spawn(socket_.get_executor(), run(), asio::detached);
-    }
+    void start() { asio::co_spawn(socket_.get_executor(), run(), asio::detached); }
 
     // Safe from any thread: the close runs on the session's strand.
     void close_async() {
@@ -294,7 +302,8 @@ class Session : public std::enable_shared_from_this<Session> {
         for (const auto& [key, value] : cmd.params) {
             if (key == "SIZE") {
                 if (value.empty() || value.size() > 19 ||
-                    !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+                    !std::all_of(value.begin(), value.end(),
+                                 [](char c) { return c >= '0' && c <= '9'; }))
                     return reply(501, "5.5.4", "SIZE needs a number of octets");
                 if (std::stoull(value) > limits_.max_message_bytes)
                     return reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
@@ -348,7 +357,7 @@ class Session : public std::enable_shared_from_this<Session> {
         reply(354, "", "End data with <CR><LF>.<CR><LF>");
         AcceptedMessage message{std::move(reverse_path_), std::move(recipients_), {}, smtputf8_};
         reset_transaction();
-        DataStatus status = co_await read_data(message.data);  // throws if the client goes
+        DataStatus status = co_await read_data(message.data); // throws if the client goes
         if (status == DataStatus::TooBig) {
             reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
             co_return Next::Continue;
@@ -428,7 +437,7 @@ class Session : public std::enable_shared_from_this<Session> {
             reply(504, "5.5.4", "Unrecognized authentication mechanism; use PLAIN or LOGIN");
             co_return Next::Continue;
         }
-        if (!creds) co_return Next::Continue;  // cancelled or malformed: already answered
+        if (!creds) co_return Next::Continue; // cancelled or malformed: already answered
         // Acting as another identity (a PLAIN authzid other than the user) is not offered.
         if (!creds->acceptable) co_return co_await auth_failed(creds->user);
 
@@ -505,14 +514,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
     awaitable<std::optional<Credentials>> auth_login(std::optional<std::string> initial) {
         std::optional<std::string> user_b64 = std::move(initial);
-        if (!user_b64) user_b64 = co_await sasl_response("VXNlcm5hbWU6");  // "Username:"
+        if (!user_b64) user_b64 = co_await sasl_response("VXNlcm5hbWU6"); // "Username:"
         if (!user_b64) co_return std::nullopt;
         auto user = decode_base64(*user_b64);
         if (!user || user->empty()) {
             reply(501, "5.5.2", "Cannot decode the user name (base64 expected)");
             co_return std::nullopt;
         }
-        auto password_b64 = co_await sasl_response("UGFzc3dvcmQ6");  // "Password:"
+        auto password_b64 = co_await sasl_response("UGFzc3dvcmQ6"); // "Password:"
         if (!password_b64) co_return std::nullopt;
         auto password = decode_base64(*password_b64);
         if (!password) {
@@ -568,10 +577,10 @@ class Session : public std::enable_shared_from_this<Session> {
     // total), or a short grace once a timeout has already happened.
     void arm(IoKind kind) {
         auto now = SteadyClock::now();
-        auto deadline = timeout_ != Timeout::None
-                            ? now + kGrace
-                            : std::min<SteadyClock::time_point>(now + limits_.idle_timeout,
-                                                                total_deadline_);
+        auto deadline =
+            timeout_ != Timeout::None
+                ? now + kGrace
+                : std::min<SteadyClock::time_point>(now + limits_.idle_timeout, total_deadline_);
         ++generation_;
         armed_ = true;
         io_kind_ = kind;
@@ -662,7 +671,8 @@ class Session : public std::enable_shared_from_this<Session> {
         std::string_view pending(in_.data() + rpos_, in_.size() - rpos_);
         if (auth_command_allowed && pending.size() >= 5) {
             std::string head(pending.substr(0, 5));
-            for (char& c : head) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            for (char& c : head)
+                c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
             if (head == "AUTH ") return std::max(limits_.max_line, limits_.max_auth_line);
         }
         return auth_command_allowed ? limits_.max_line : limits_.max_auth_line;
@@ -700,20 +710,20 @@ class Session : public std::enable_shared_from_this<Session> {
     // size limit the content is read and dropped. Only CRLF "." CRLF ends the data: after a bare
     // LF a "." line is content, so a message cannot hide a second one (SMTP smuggling).
     awaitable<DataStatus> read_data(std::string& data) {
-        bool line_start = true;  // the DATA command's CRLF starts the first line
-        char last = '\n';        // the last byte of content taken
+        bool line_start = true; // the DATA command's CRLF starts the first line
+        char last = '\n';       // the last byte of content taken
         bool too_big = false;
         bool bare_lf = false;
         while (true) {
             while (rpos_ < in_.size()) {
                 if (line_start && in_[rpos_] == '.') {
-                    if (in_.size() - rpos_ < 3) break;  // need ".\r\n" or not to decide
+                    if (in_.size() - rpos_ < 3) break; // need ".\r\n" or not to decide
                     if (in_.compare(rpos_, 3, ".\r\n") == 0) {
                         rpos_ += 3;
                         if (too_big) co_return DataStatus::TooBig;
                         co_return bare_lf ? DataStatus::BareLf : DataStatus::Complete;
                     }
-                    ++rpos_;  // a stuffed dot
+                    ++rpos_; // a stuffed dot
                     if (rpos_ == in_.size()) break;
                 }
                 line_start = false;
@@ -739,15 +749,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
     std::shared_ptr<Server::Impl> server_;
     const ServerLimits& limits_;
-    tcp::socket socket_;  // until TLS starts; then owned by tls_
+    tcp::socket socket_; // until TLS starts; then owned by tls_
     std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
-    asio::steady_timer timer_;  // the deadline of the I/O operation in progress
+    asio::steady_timer timer_; // the deadline of the I/O operation in progress
     uint64_t id_;
-    bool busy_;  // over max_sessions: answer 421 and close
+    bool busy_; // over max_sessions: answer 421 and close
 
-    std::string in_;  // received, not yet consumed from rpos_
+    std::string in_; // received, not yet consumed from rpos_
     size_t rpos_ = 0;
-    std::string out_;  // replies not yet sent
+    std::string out_; // replies not yet sent
 
     ClientContext ctx_;
     bool greeted_ = false;
@@ -774,9 +784,9 @@ namespace {
 awaitable<void> accept_loop(std::shared_ptr<Server::Impl> impl) {
     while (!impl->stopped) {
         asio::error_code ec;
-        tcp::socket socket = co_await impl->acceptor.async_accept(
-            asio::any_io_executor(asio::make_strand(impl->ex)),
-            asio::redirect_error(use_awaitable, ec));
+        tcp::socket socket =
+            co_await impl->acceptor.async_accept(asio::any_io_executor(asio::make_strand(impl->ex)),
+                                                 asio::redirect_error(use_awaitable, ec));
         if (ec) {
             if (impl->stopped || !impl->acceptor.is_open()) co_return;
             // Out of descriptors or memory: back off instead of spinning on the error.
@@ -798,18 +808,20 @@ awaitable<void> accept_loop(std::shared_ptr<Server::Impl> impl) {
     }
 }
 
-}  // namespace
+} // namespace
 
 Server::Server(asio::any_io_executor ex, asio::ip::tcp::endpoint listen, ListenerKind kind,
                std::string hostname, std::shared_ptr<asio::ssl::context> tls, Handler& handler,
                ServerLimits limits)
-    : impl_(std::make_shared<Impl>(std::move(ex), listen, kind, std::move(hostname),
-                                   std::move(tls), handler, limits)) {
+    : impl_(std::make_shared<Impl>(std::move(ex), listen, kind, std::move(hostname), std::move(tls),
+                                   handler, limits)) {
     if (!impl_->tls && kind != ListenerKind::Inbound)
         throw std::invalid_argument("smtp: submission listeners need a TLS context");
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+    stop();
+}
 
 void Server::start() {
     auto& acceptor = impl_->acceptor;
@@ -832,12 +844,17 @@ void Server::stop() {
             for (auto& [id, weak] : impl->sessions)
                 if (auto s = weak.lock()) live.push_back(std::move(s));
         }
-        for (auto& s : live) s->close_async();
+        for (auto& s : live)
+            s->close_async();
     });
 }
 
-uint16_t Server::port() const { return impl_->port; }
+uint16_t Server::port() const {
+    return impl_->port;
+}
 
-size_t Server::active_sessions() const { return impl_->active; }
+size_t Server::active_sessions() const {
+    return impl_->active;
+}
 
-}  // namespace ar::smtp
+} // namespace ar::smtp

@@ -52,16 +52,16 @@ struct ServerReply {
 std::string format_reply(const ServerReply& reply);
 
 enum class ListenerKind {
-    Submission,   // STARTTLS required before AUTH
-    Submissions,  // implicit TLS
-    Inbound,      // MX: STARTTLS offered, AUTH not offered
+    Submission,  // STARTTLS required before AUTH
+    Submissions, // implicit TLS
+    Inbound,     // MX: STARTTLS offered, AUTH not offered
 };
 
 struct ServerLimits {
-    size_t max_line = 512;  // a command line, CRLF included (RFC 5321 4.5.3.1.4)
+    size_t max_line = 512; // a command line, CRLF included (RFC 5321 4.5.3.1.4)
     size_t max_message_bytes = 25u << 20;
     size_t max_recipients = 50;
-    int max_errors = 10;  // 5xx replies in one connection before 421 and close
+    int max_errors = 10; // 5xx replies in one connection before 421 and close
     std::chrono::seconds idle_timeout{300};
     std::chrono::seconds total_timeout{1800};
     int auth_failures_before_delay = 3;
@@ -74,20 +74,20 @@ struct ServerLimits {
     size_t max_sessions = 10000;
 };
 
-struct ClientContext {  // what the handler knows about the connection
+struct ClientContext { // what the handler knows about the connection
     asio::ip::address remote;
     ListenerKind kind = ListenerKind::Inbound;
     bool tls = false;
-    std::string tls_version;  // "TLSv1.3" once TLS is up
-    std::string helo;         // the EHLO/HELO argument
-    std::optional<std::string> authenticated;  // agent name after AUTH
+    std::string tls_version;                  // "TLSv1.3" once TLS is up
+    std::string helo;                         // the EHLO/HELO argument
+    std::optional<std::string> authenticated; // agent name after AUTH
 };
 
 struct AcceptedMessage {
-    std::string reverse_path;             // "" for the null reverse-path
-    std::vector<std::string> recipients;  // in RCPT order, as accepted by on_recipient
-    std::string data;                     // as received, dot-unstuffed, CRLF line ends
-    bool smtputf8 = false;                // MAIL FROM carried SMTPUTF8
+    std::string reverse_path;            // "" for the null reverse-path
+    std::vector<std::string> recipients; // in RCPT order, as accepted by on_recipient
+    std::string data;                    // as received, dot-unstuffed, CRLF line ends
+    bool smtputf8 = false;               // MAIL FROM carried SMTPUTF8
 };
 
 class Handler {
@@ -114,8 +114,8 @@ class AuthThrottle {
   public:
     using Clock = std::chrono::steady_clock;
     struct Verdict {
-        std::chrono::milliseconds delay{0};  // wait this long before answering 535
-        bool lockout = false;                // answer 421 and close instead
+        std::chrono::milliseconds delay{0}; // wait this long before answering 535
+        bool lockout = false;               // answer 421 and close instead
     };
     explicit AuthThrottle(const ServerLimits& limits);
     bool locked_out(const asio::ip::address& remote, Clock::time_point now);
@@ -135,7 +135,7 @@ class AuthThrottle {
     std::chrono::seconds lockout_;
     std::chrono::milliseconds step_;
     mutable std::mutex mu_;
-    std::unordered_map<std::string, Entry> entries_;  // by address text
+    std::unordered_map<std::string, Entry> entries_; // by address text
 };
 
 class Server {
@@ -149,11 +149,11 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    void start();  // binds (throws std::system_error on failure) and accepts in a coroutine
+    void start(); // binds (throws std::system_error on failure) and accepts in a coroutine
     // Stops accepting and closes live sessions. Thread-safe: the work runs on the executor, so
     // it has happened once the io_context has run the handlers queued before this call returns.
     void stop();
-    uint16_t port() const;  // the bound port (listen port 0 picks one)
+    uint16_t port() const; // the bound port (listen port 0 picks one)
     size_t active_sessions() const;
 
     struct Impl;
@@ -162,4 +162,4 @@ class Server {
     std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace ar::smtp
+} // namespace ar::smtp

@@ -47,7 +47,8 @@ struct ExtFree {
 
 bool is_ip_literal(const std::string& host) {
     unsigned char buf[16];
-    return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 // The host name goes into an OpenSSL config string ("DNS:<host>"), so only host name characters
@@ -110,7 +111,7 @@ ar::Status write_file_atomically(const std::string& path, const std::string& dat
     std::string tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) return tls_error("Cannot create " + tmp + ": " + std::strerror(errno));
-    ::fchmod(fd, mode);  // O_CREAT's mode is ignored when the file already existed
+    ::fchmod(fd, mode); // O_CREAT's mode is ignored when the file already existed
     size_t done = 0;
     while (done < data.size()) {
         ssize_t n = ::write(fd, data.data() + done, data.size() - done);
@@ -142,10 +143,10 @@ std::string bio_contents(BIO* bio) {
     return len > 0 ? std::string(data, static_cast<size_t>(len)) : std::string();
 }
 
-}  // namespace
+} // namespace
 
-ar::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::string& cert_file,
-                                                                        const std::string& key_file) {
+ar::Result<std::shared_ptr<asio::ssl::context>>
+make_server_tls_context(const std::string& cert_file, const std::string& key_file) {
     std::shared_ptr<asio::ssl::context> ctx;
     try {
         ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
@@ -180,8 +181,8 @@ ar::Status generate_self_signed(const std::string& cert_file, const std::string&
     std::unique_ptr<BIO, BioFree> key_pem(BIO_new(BIO_s_mem()));
     std::unique_ptr<BIO, BioFree> cert_pem(BIO_new(BIO_s_mem()));
     if (!key_pem || !cert_pem ||
-        PEM_write_bio_PrivateKey(key_pem.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                                 nullptr) != 1 ||
+        PEM_write_bio_PrivateKey(key_pem.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+            1 ||
         PEM_write_bio_X509(cert_pem.get(), cert->get()) != 1)
         return tls_error("Cannot encode the key or certificate as PEM: " + openssl_reason());
     if (auto st = write_file_atomically(key_file, bio_contents(key_pem.get()), 0600); !st)
@@ -189,4 +190,4 @@ ar::Status generate_self_signed(const std::string& cert_file, const std::string&
     return write_file_atomically(cert_file, bio_contents(cert_pem.get()), 0644);
 }
 
-}  // namespace ar::smtp
+} // namespace ar::smtp

@@ -18,8 +18,8 @@
 namespace ar::smtp {
 
 // Loads cert_file (PEM, leaf first then any intermediates) and key_file (PEM private key).
-ar::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::string& cert_file,
-                                                                        const std::string& key_file);
+ar::Result<std::shared_ptr<asio::ssl::context>>
+make_server_tls_context(const std::string& cert_file, const std::string& key_file);
 
 // Writes a new P-256 private key to key_file (mode 0600) and a self-signed X.509 v3
 // certificate for hostname to cert_file (CN and subjectAltName DNS = hostname, SHA-256,
@@ -29,4 +29,4 @@ ar::Status generate_self_signed(const std::string& cert_file, const std::string&
                                 const std::string& hostname,
                                 std::chrono::hours validity = std::chrono::hours(24 * 3650));
 
-}  // namespace ar::smtp
+} // namespace ar::smtp

@@ -23,7 +23,7 @@ bool rejected(std::string_view line) {
     return true;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("verbs are recognised case-insensitively", "[smtp_command]") {
     CHECK(parsed("EHLO client.example").verb == V::Ehlo);
@@ -38,7 +38,7 @@ TEST_CASE("verbs are recognised case-insensitively", "[smtp_command]") {
     CHECK(parsed("HELP").verb == V::Help);
     CHECK(parsed("StartTLS").verb == V::StartTls);
     CHECK(parsed("BDAT 100 LAST").verb == V::Bdat);
-    CHECK(parsed("EHLO client.example  ").argument == "client.example");  // trailing blanks
+    CHECK(parsed("EHLO client.example  ").argument == "client.example"); // trailing blanks
 }
 
 TEST_CASE("unknown verbs are not syntax errors", "[smtp_command]") {
@@ -104,8 +104,8 @@ TEST_CASE("MAIL and RCPT paths", "[smtp_command]") {
         CHECK(ar::smtp::is_non_ascii(c.path));
         CHECK(parsed("RCPT TO:<josé@exämple.de>").path == "josé@exämple.de");
         CHECK_FALSE(ar::smtp::is_non_ascii("plain@example.com"));
-        CHECK(rejected("RCPT TO:<bad\xff@example.com>"));        // not UTF-8
-        CHECK(rejected("RCPT TO:<bad\xc0\xaf@example.com>"));    // overlong
+        CHECK(rejected("RCPT TO:<bad\xff@example.com>"));         // not UTF-8
+        CHECK(rejected("RCPT TO:<bad\xc0\xaf@example.com>"));     // overlong
         CHECK(rejected("RCPT TO:<bad\xed\xa0\x80@example.com>")); // surrogate
     }
     SECTION("bad paths") {
@@ -125,6 +125,8 @@ TEST_CASE("MAIL and RCPT paths", "[smtp_command]") {
         CHECK(rejected("RCPT TO:<a,b@example.com>"));
         CHECK(rejected("RCPT TO:<a@ex_ample.com>"));
         CHECK(rejected("RCPT TO:<a@[1.2.3.4>"));
+        CHECK(rejected("RCPT TO:<a@[1.2.<3]>"));
+        CHECK(rejected(R"(RCPT TO:<a@[1."2]>)"));
         CHECK(rejected(R"(RCPT TO:<"unterminated@example.com>)"));
         CHECK(rejected("RCPT TO:a@b.example>"));
         CHECK(rejected("RCPT TO:<a@b.example>SIZE=1"));
@@ -170,7 +172,7 @@ TEST_CASE("AUTH mechanism and initial response", "[smtp_command]") {
 TEST_CASE("garbage never parses as a known command", "[smtp_command]") {
     CHECK(parsed("\x80\x81\x82").verb == V::Unknown);
     CHECK(rejected("\x1b[2J"));
-    CHECK(rejected("MAIL FROM:<a@b.example>\r"));  // a stray CR is a control character
+    CHECK(rejected("MAIL FROM:<a@b.example>\r")); // a stray CR is a control character
     CHECK(rejected("MAIL FROM:<<a@b.example>>"));
     CHECK(rejected(std::string("HELO \0", 6)));
 }
@@ -193,7 +195,8 @@ TEST_CASE("base64 as SASL uses it", "[smtp_command]") {
     CHECK_FALSE(decode_base64("Zm9v!A=="));
     CHECK_FALSE(decode_base64("Zm 9"));
     std::string all;
-    for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+    for (int i = 0; i < 256; ++i)
+        all.push_back(static_cast<char>(i));
     CHECK(decode_base64(encode_base64(all)).value() == all);
 }
 

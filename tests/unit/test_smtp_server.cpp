@@ -52,7 +52,8 @@ CommandResult run(const std::string& command) {
     REQUIRE(p != nullptr);
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+        r.output.append(buf, n);
     int raw = pclose(p);
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
     return r;
@@ -60,11 +61,13 @@ CommandResult run(const std::string& command) {
 
 std::string quote(const std::string& s) {
     std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    for (char c : s)
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return out + "'";
 }
 
-// One line of output per step: "<code> <text>" (a multi-line reply's lines joined by '|'), "SENT <refused>", or "DISCONNECTED".
+// One line of output per step: "<code> <text>" (a multi-line reply's lines joined by '|'), "SENT
+// <refused>", or "DISCONNECTED".
 constexpr const char* kPythonClient = R"PY(
 import smtplib, socket, ssl, sys
 port, mode, steps = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
@@ -149,7 +152,7 @@ class RawClient {
     void send(std::string_view bytes) {
         while (!bytes.empty()) {
             ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-            if (n <= 0) return;  // the server may have closed; the next read says so
+            if (n <= 0) return; // the server may have closed; the next read says so
             bytes.remove_prefix(static_cast<size_t>(n));
         }
     }
@@ -304,7 +307,8 @@ struct Rig {
     }
 
     // Runs the Python client; returns its output lines.
-    std::vector<std::string> python(const std::string& mode, const std::vector<std::string>& steps) {
+    std::vector<std::string> python(const std::string& mode,
+                                    const std::vector<std::string>& steps) {
         std::string command = "timeout 60 /usr/bin/python3 " + files().python_client + " " +
                               std::to_string(port()) + " " + mode;
         for (const auto& s : steps) {
@@ -338,7 +342,7 @@ std::string greet(RawClient& c) {
     return c.cmd("EHLO client.example");
 }
 
-}  // namespace
+} // namespace
 
 // --- the pieces -----------------------------------------------------------------------------
 
@@ -369,7 +373,7 @@ TEST_CASE("the authentication throttle delays, then locks out, per address", "[s
     CHECK(throttle.record_failure(a, t0 + 2s).delay == 100ms);
     CHECK(throttle.record_failure(a, t0 + 3s).delay == 200ms);
     CHECK_FALSE(throttle.locked_out(a, t0 + 3s));
-    CHECK(throttle.record_failure(b, t0 + 3s).delay == 0ms);  // another address is unaffected
+    CHECK(throttle.record_failure(b, t0 + 3s).delay == 0ms); // another address is unaffected
     auto fifth = throttle.record_failure(a, t0 + 4s);
     CHECK(fifth.lockout);
     CHECK(throttle.locked_out(a, t0 + 5s));
@@ -397,8 +401,10 @@ TEST_CASE("generate_self_signed writes a loadable certificate and a private key"
     CHECK(contains(text.output, "prime256v1"));
     CHECK(make_server_tls_context((dir / "c2.pem").string(), (dir / "k2.pem").string()).ok());
     // A key that does not belong to the certificate is refused.
-    CHECK_FALSE(make_server_tls_context((dir / "c2.pem").string(), (dir / "key.pem").string()).ok());
-    CHECK_FALSE(make_server_tls_context((dir / "missing.pem").string(), (dir / "k2.pem").string()).ok());
+    CHECK_FALSE(
+        make_server_tls_context((dir / "c2.pem").string(), (dir / "key.pem").string()).ok());
+    CHECK_FALSE(
+        make_server_tls_context((dir / "missing.pem").string(), (dir / "k2.pem").string()).ok());
     CHECK_FALSE(generate_self_signed((dir / "c3.pem").string(), (dir / "k3.pem").string(),
                                      "a.example,DNS:b.example")
                     .ok());
@@ -463,10 +469,10 @@ TEST_CASE("swaks: pipelined transaction after STARTTLS", "[smtp_server]") {
 
 TEST_CASE("smtplib: STARTTLS, AUTH and two messages in one session", "[smtp_server]") {
     Rig rig(ListenerKind::Submission);
-    auto out = rig.python("starttls", {"!ehlo", "!starttls", "!ehlo", "!auth-noinit LOGIN u p",
-                                       "!sendmail sender@example.com a@example.com,b@example.com",
-                                       "!sendmail sender@example.com a@example.com,nobody@example.com",
-                                       "QUIT"});
+    auto out = rig.python(
+        "starttls", {"!ehlo", "!starttls", "!ehlo", "!auth-noinit LOGIN u p",
+                     "!sendmail sender@example.com a@example.com,b@example.com",
+                     "!sendmail sender@example.com a@example.com,nobody@example.com", "QUIT"});
     INFO(Catch::Detail::stringify(out));
     REQUIRE(out.size() == 7);
     CHECK(starts_with(out[1], "220 2.0.0 Ready to start TLS"));
@@ -503,18 +509,18 @@ TEST_CASE("smtplib: implicit TLS with AUTH PLAIN, with and without initial respo
 TEST_CASE("after STARTTLS the session starts over and AUTH cannot be cancelled into success",
           "[smtp_server]") {
     Rig rig(ListenerKind::Submission);
-    auto out = rig.python("starttls", {"!starttls", "MAIL FROM:<sender@example.com>", "!ehlo",
-                                       "AUTH PLAIN", "*", "AUTH LOGIN", "*",
-                                       "MAIL FROM:<sender@example.com>", "STARTTLS"});
+    auto out = rig.python("starttls",
+                          {"!starttls", "MAIL FROM:<sender@example.com>", "!ehlo", "AUTH PLAIN",
+                           "*", "AUTH LOGIN", "*", "MAIL FROM:<sender@example.com>", "STARTTLS"});
     INFO(Catch::Detail::stringify(out));
     REQUIRE(out.size() == 9);
-    CHECK(starts_with(out[1], "503 5.5.1"));  // EHLO again first (RFC 3207)
+    CHECK(starts_with(out[1], "503 5.5.1")); // EHLO again first (RFC 3207)
     CHECK(out[3] == "334 ");
     CHECK(starts_with(out[4], "501"));
     CHECK(out[5] == "334 VXNlcm5hbWU6");
     CHECK(starts_with(out[6], "501"));
     CHECK(starts_with(out[7], "530 5.7.0 Authentication required"));
-    CHECK(starts_with(out[8], "503 5.5.1"));  // TLS already active
+    CHECK(starts_with(out[8], "503 5.5.1")); // TLS already active
 }
 
 TEST_CASE("input pipelined after STARTTLS in the clear is discarded", "[smtp_server]") {
@@ -523,7 +529,7 @@ TEST_CASE("input pipelined after STARTTLS in the clear is discarded", "[smtp_ser
     INFO(Catch::Detail::stringify(out));
     REQUIRE(out.size() == 2);
     CHECK(contains(out[0], "220 2.0.0"));
-    CHECK(contains(out[1], "250 2.0.0 OK"));  // NOOP's answer, not HELP's 214
+    CHECK(contains(out[1], "250 2.0.0 OK")); // NOOP's answer, not HELP's 214
 }
 
 TEST_CASE("repeated AUTH failures are delayed, then locked out across connections",
@@ -542,7 +548,7 @@ TEST_CASE("repeated AUTH failures are delayed, then locked out across connection
     INFO(Catch::Detail::stringify(first));
     REQUIRE(first.size() == 5);
     CHECK(starts_with(first[1], "535 5.7.8"));
-    CHECK(starts_with(first[2], "535 5.7.8"));  // answered after a 50 ms delay
+    CHECK(starts_with(first[2], "535 5.7.8")); // answered after a 50 ms delay
     CHECK(starts_with(first[3], "421 4.7.0 Too many authentication failures"));
     CHECK(first[4] == "DISCONNECTED");
     CHECK(elapsed >= 50ms);
@@ -565,8 +571,8 @@ TEST_CASE("submission before TLS: STARTTLS offered, AUTH refused with 538, MAIL 
     RawClient c(rig.port());
     auto ehlo = greet(c);
     CHECK(starts_with(ehlo, "250-mx.test.example\r\n"));
-    for (auto ext : {"PIPELINING", "SIZE 26214400", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES",
-                     "STARTTLS"})
+    for (auto ext :
+         {"PIPELINING", "SIZE 26214400", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "STARTTLS"})
         CHECK(contains(ehlo, ext));
     CHECK_FALSE(contains(ehlo, "AUTH"));
     CHECK(starts_with(c.cmd("AUTH PLAIN " + encode_base64(std::string("\0u\0p", 4))),
@@ -632,7 +638,7 @@ TEST_CASE("command sequencing and syntax errors", "[smtp_server]") {
     Rig rig(ListenerKind::Inbound, limits);
     RawClient c(rig.port());
     REQUIRE(starts_with(c.reply(), "220 "));
-    CHECK(starts_with(c.cmd("MAIL FROM:<a@example.com>"), "503 5.5.1"));  // no EHLO yet
+    CHECK(starts_with(c.cmd("MAIL FROM:<a@example.com>"), "503 5.5.1")); // no EHLO yet
     CHECK(starts_with(c.cmd("HELO client.example"), "250 mx.test.example"));
     CHECK(starts_with(c.cmd("AUTH PLAIN"), "502 5.5.1"));
     CHECK(starts_with(c.cmd("RCPT TO:<a@example.com>"), "503 5.5.1"));
@@ -644,11 +650,11 @@ TEST_CASE("command sequencing and syntax errors", "[smtp_server]") {
     CHECK(starts_with(c.cmd("MAIL FROM:<josé@example.com>"), "553 5.6.7"));
     CHECK(starts_with(c.cmd("MAIL FROM:<blocked@example.com>"), "550 5.7.1"));
     CHECK(starts_with(c.cmd("MAIL FROM:<a@example.com> BODY=8BITMIME"), "250 2.1.0"));
-    CHECK(starts_with(c.cmd("MAIL FROM:<b@example.com>"), "503 5.5.1"));  // nested
+    CHECK(starts_with(c.cmd("MAIL FROM:<b@example.com>"), "503 5.5.1")); // nested
     CHECK(starts_with(c.cmd("RCPT TO:<josé@example.com>"), "553 5.6.7"));
     CHECK(starts_with(c.cmd("RCPT TO:<a@example.com> NOTIFY=NEVER"), "555 5.5.4"));
     CHECK(starts_with(c.cmd("RCPT TO:<nobody@example.com>"), "550 5.1.1"));
-    CHECK(starts_with(c.cmd("DATA"), "554 5.5.1"));  // no valid recipients
+    CHECK(starts_with(c.cmd("DATA"), "554 5.5.1")); // no valid recipients
     CHECK(starts_with(c.cmd("RSET"), "250 2.0.0"));
     CHECK(starts_with(c.cmd("VRFY someone"), "252 "));
     CHECK(starts_with(c.cmd("HELP"), "214 "));
@@ -674,7 +680,7 @@ TEST_CASE("an over-long line is refused and the session goes on", "[smtp_server]
     Rig rig(ListenerKind::Inbound);
     RawClient c(rig.port());
     greet(c);
-    CHECK(starts_with(c.cmd("NOOP " + std::string(505, 'x')), "250 2.0.0"));  // 512 with CRLF
+    CHECK(starts_with(c.cmd("NOOP " + std::string(505, 'x')), "250 2.0.0")); // 512 with CRLF
     CHECK(starts_with(c.cmd("NOOP " + std::string(506, 'x')), "500 5.5.6 Line too long"));
     // Far longer than any buffer: sent in pieces, then the line ends.
     c.send("MAIL FROM:<" + std::string(100000, 'a'));
@@ -694,7 +700,8 @@ TEST_CASE("an oversized message is read to its end, then refused with 552", "[sm
     CHECK(starts_with(c.cmd("RCPT TO:<b@example.com>"), "250 2.1.5"));
     CHECK(starts_with(c.cmd("DATA"), "354 "));
     std::string body;
-    for (int i = 0; i < 200; ++i) body += "line " + std::to_string(i) + " of a message too big\r\n";
+    for (int i = 0; i < 200; ++i)
+        body += "line " + std::to_string(i) + " of a message too big\r\n";
     c.send(body + ".\r\n");
     CHECK(starts_with(c.reply(), "552 5.3.4"));
     CHECK(rig.handler.message_count() == 0);
@@ -737,8 +744,7 @@ TEST_CASE("a client that disconnects mid-DATA delivers nothing", "[smtp_server]"
     CHECK(rig.handler.message_count() == 0);
 }
 
-TEST_CASE("only CRLF.CRLF ends DATA: a bare LF cannot smuggle a second message",
-          "[smtp_server]") {
+TEST_CASE("only CRLF.CRLF ends DATA: a bare LF cannot smuggle a second message", "[smtp_server]") {
     Rig rig(ListenerKind::Inbound);
     RawClient c(rig.port());
     greet(c);
@@ -748,7 +754,7 @@ TEST_CASE("only CRLF.CRLF ends DATA: a bare LF cannot smuggle a second message",
     c.send("Subject: x\r\n\r\nhello\n.\r\nMAIL FROM:<evil@example.com>\r\nRCPT TO:<b@example.com>"
            "\r\nDATA\r\nSubject: smuggled\r\n\r\n.\r\n");
     CHECK(starts_with(c.reply(), "550 5.6.0"));
-    CHECK(starts_with(c.cmd("NOOP"), "250 2.0.0"));  // the smuggled commands were data
+    CHECK(starts_with(c.cmd("NOOP"), "250 2.0.0")); // the smuggled commands were data
     CHECK(rig.handler.message_count() == 0);
 }
 
@@ -792,5 +798,24 @@ TEST_CASE("stop() closes live sessions; max_sessions turns the surplus away", "[
     CHECK(second.closed_by_server());
     rig.server->stop();
     CHECK(first.closed_by_server());
+    CHECK(wait_until([&] { return rig.server->active_sessions() == 0; }));
+}
+
+TEST_CASE("hundreds of concurrent sessions are served at once", "[smtp_server]") {
+    Rig rig(ListenerKind::Inbound);
+    constexpr int kClients = 300; // two descriptors each in this process
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (int i = 0; i < kClients; ++i)
+        clients.push_back(std::make_unique<RawClient>(rig.port()));
+    for (auto& c : clients)
+        REQUIRE(starts_with(c->reply(), "220 "));
+    CHECK(rig.server->active_sessions() == kClients);
+    for (auto& c : clients)
+        c->send("EHLO many.example\r\nNOOP\r\n");
+    for (auto& c : clients) {
+        CHECK(starts_with(c->reply(), "250-mx.test.example"));
+        CHECK(starts_with(c->reply(), "250 2.0.0"));
+    }
+    clients.clear();
     CHECK(wait_until([&] { return rig.server->active_sessions() == 0; }));
 }
