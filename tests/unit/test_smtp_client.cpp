@@ -47,7 +47,10 @@ class Receiver {
         argv.push_back(nullptr);
 
         int out[2];
-        REQUIRE(pipe(out) == 0);
+        if (pipe(out) != 0) {
+            stop();
+            FAIL("pipe failed");
+        }
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
@@ -59,21 +62,16 @@ class Receiver {
         const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
         posix_spawn_file_actions_destroy(&actions);
         close(out[1]);
-        REQUIRE(spawned == 0);
-        port_ = wait_ready(out[0]);
+        if (spawned != 0) pid_ = 0;
+        port_ = spawned == 0 ? wait_ready(out[0]) : 0;
         close(out[0]);
-        INFO("receiver log: " << read(log));
-        REQUIRE(port_ > 0);
-    }
-    ~Receiver() {
-        if (pid_ > 0) {
-            kill(pid_, SIGTERM);
-            int status = 0;
-            waitpid(pid_, &status, 0);
+        if (port_ == 0) {
+            const std::string log_text = read(log);
+            stop(); // the destructor does not run when the constructor fails
+            FAIL("the receiver did not start; its log: " << log_text);
         }
-        std::error_code ignored;
-        fs::remove_all(dir_, ignored);
     }
+    ~Receiver() { stop(); }
     Receiver(const Receiver&) = delete;
     Receiver& operator=(const Receiver&) = delete;
 
@@ -103,6 +101,17 @@ class Receiver {
     }
 
   private:
+    void stop() {
+        if (pid_ > 0) {
+            kill(pid_, SIGTERM);
+            int status = 0;
+            waitpid(pid_, &status, 0);
+            pid_ = 0;
+        }
+        std::error_code ignored;
+        fs::remove_all(dir_, ignored);
+    }
+
     static std::string read(const fs::path& path) {
         std::ifstream in(path, std::ios::binary);
         std::ostringstream s;
