@@ -50,6 +50,18 @@ bool unsafe_path(std::string_view path) {
     });
 }
 
+// A 421 to one RCPT ends the transaction for every recipient (RFC 5321 3.8).
+Reply cut_short(const Reply& closing) {
+    return make_reply(451, "4.4.2", "transaction cut short by " + closing.to_string());
+}
+
+// RFC 6531: the flag, or any address that is not ASCII.
+bool needs_smtputf8(const Envelope& envelope) {
+    return envelope.smtputf8 || !is_ascii(envelope.mail_from) ||
+           std::any_of(envelope.recipients.begin(), envelope.recipients.end(),
+                       [](const std::string& r) { return !is_ascii(r); });
+}
+
 bool valid_helo_name(std::string_view name) {
     if (name.empty() || name.size() > 255) return false;
     return std::all_of(name.begin(), name.end(), [](char c) { return c > 0x20 && c < 0x7F; });
@@ -217,35 +229,11 @@ asio::awaitable<void> Session::transact(const Envelope& envelope, std::string_vi
             make_reply(451, "4.4.2", "the connection to " + name + " is no longer usable");
         co_return;
     }
-    if (envelope.recipients.empty()) {
-        result.local_failure = make_reply(554, "5.5.1", "no recipients");
+    if (auto refusal = refuse_locally(envelope, message)) {
+        result.local_failure = std::move(refusal);
         co_return;
     }
-    bool utf8 = envelope.smtputf8 || !is_ascii(envelope.mail_from);
-    if (unsafe_path(envelope.mail_from)) {
-        result.local_failure = make_reply(553, "5.1.7", "invalid sender address syntax");
-        co_return;
-    }
-    for (const auto& recipient : envelope.recipients) {
-        if (recipient.empty() || unsafe_path(recipient)) {
-            result.local_failure = make_reply(553, "5.1.3", "invalid recipient address syntax");
-            co_return;
-        }
-        utf8 = utf8 || !is_ascii(recipient);
-    }
-    if (utf8 && !info_.smtputf8) {
-        result.local_failure = make_reply(554, "5.6.7", "SMTPUTF8 not supported by " + name);
-        co_return;
-    }
-    if (info_.size_limit && message.size() > *info_.size_limit) {
-        result.local_failure = make_reply(
-            552, "5.3.4",
-            "message size exceeds fixed maximum message size (" + std::to_string(message.size()) +
-                " > " + std::to_string(*info_.size_limit) + " octets at " + name + ")");
-        co_return;
-    }
-
-    const std::string mail = mail_command(envelope, message.size(), utf8);
+    const std::string mail = mail_command(envelope, message.size());
     auto rcpt = [](const std::string& path) { return "RCPT TO:<" + path + ">\r\n"; };
     size_t accepted = 0;
     std::optional<Reply> go_ahead; // the reply to DATA
@@ -279,7 +267,10 @@ asio::awaitable<void> Session::transact(const Envelope& envelope, std::string_vi
             if (reply->positive()) ++accepted;
             const bool closing = reply->code == 421;
             result.recipient_replies[i] = std::move(*reply);
-            if (closing) co_return;
+            if (closing) {
+                result.local_failure = cut_short(*result.recipient_replies[i]);
+                co_return;
+            }
         }
         auto data = co_await read_reply("DATA", t.data_init);
         if (!data) {
@@ -304,7 +295,10 @@ asio::awaitable<void> Session::transact(const Envelope& envelope, std::string_vi
             if (reply->positive()) ++accepted;
             const bool closing = reply->code == 421;
             result.recipient_replies[i] = std::move(*reply);
-            if (closing) co_return;
+            if (closing) {
+                result.local_failure = cut_short(*result.recipient_replies[i]);
+                co_return;
+            }
         }
         if (accepted == 0) {
             co_await reset();
@@ -382,7 +376,28 @@ asio::awaitable<void> Session::quit() {
 
 // ---- Lines and replies ---------------------------------------------------------------------
 
-std::string Session::mail_command(const Envelope& envelope, size_t message_size, bool utf8) const {
+// What we can refuse before saying anything: the server's extensions tell us enough.
+std::optional<Reply> Session::refuse_locally(const Envelope& envelope,
+                                             std::string_view message) const {
+    if (envelope.recipients.empty()) return make_reply(554, "5.5.1", "no recipients");
+    if (unsafe_path(envelope.mail_from))
+        return make_reply(553, "5.1.7", "invalid sender address syntax");
+    for (const auto& recipient : envelope.recipients)
+        if (recipient.empty() || unsafe_path(recipient))
+            return make_reply(553, "5.1.3", "invalid recipient address syntax");
+    if (needs_smtputf8(envelope) && !info_.smtputf8)
+        return make_reply(554, "5.6.7", "SMTPUTF8 not supported by " + info_.server_name);
+    if (info_.size_limit && message.size() > *info_.size_limit)
+        return make_reply(552, "5.3.4",
+                          "message size exceeds fixed maximum message size (" +
+                              std::to_string(message.size()) + " > " +
+                              std::to_string(*info_.size_limit) + " octets at " +
+                              info_.server_name + ")");
+    return std::nullopt;
+}
+
+std::string Session::mail_command(const Envelope& envelope, size_t message_size) const {
+    const bool utf8 = needs_smtputf8(envelope);
     std::string line = "MAIL FROM:<" + envelope.mail_from + ">";
     if (info_.size) line += " SIZE=" + std::to_string(message_size);          // RFC 1870
     if (envelope.eight_bit && info_.eight_bit_mime) line += " BODY=8BITMIME"; // RFC 6152

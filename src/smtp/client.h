@@ -5,7 +5,9 @@
 // configured (a smarthost; only ever over TLS). Session::send runs one mail transaction: MAIL,
 // every RCPT, DATA with the dot-stuffed message (RFC 5321 4.5.2), pipelined when the server
 // offers PIPELINING (RFC 2920). Every read and write is bounded by the RFC 5321 4.5.3.2
-// timeouts of ClientOptions::timeouts.
+// timeouts of ClientOptions::timeouts (STARTTLS, the TLS handshake and AUTH use `ehlo`, RSET
+// uses `mail`). Memory per session is small: a read buffer of at most 4 KB, and while in DATA
+// one piece of the dot-stuffed body (64 KB); the message itself is never copied whole.
 //
 // Error mapping of Session::open (the Error's code):
 //   kErrUnavailable (transient: try again later)
@@ -21,10 +23,12 @@
 //     - a 5xx reply to the greeting, or to both EHLO and HELO.
 // The message includes the stage and the reply, e.g. "greeting 421 4.3.2 busy".
 //
-// Reading a TransactionResult: a recipient is delivered when its RCPT reply is positive and
-// data_reply is positive. Otherwise its outcome is, in order: local_failure if set; else the
-// data_reply if its RCPT reply was positive; else its own RCPT reply; else (nullopt, not
-// reached) the mail_reply if that is negative.
+// Reading a TransactionResult: a recipient is delivered when its RCPT reply and data_reply
+// are both positive. Otherwise its outcome is the first of: its own RCPT reply if negative;
+// local_failure if set; data_reply; mail_reply (negative when nothing else is set).
+//
+// A Session is not thread-safe: run it on one thread or on a strand (pass a strand as `ex`).
+// The envelope and message given to send() must outlive the co_await.
 //
 // Send never throws, and leaves the session ready for another transaction or marks it
 // unusable (connection lost, timeout, malformed reply, 421 seen).
@@ -134,7 +138,8 @@ class Session {
                                    TransactionResult& result);
     asio::awaitable<void> send_body(std::string_view message, TransactionResult& result);
     asio::awaitable<void> reset();
-    std::string mail_command(const Envelope& envelope, size_t message_size, bool utf8) const;
+    std::optional<Reply> refuse_locally(const Envelope& envelope, std::string_view message) const;
+    std::string mail_command(const Envelope& envelope, size_t message_size) const;
     Reply lost(const ar::Error& error);
 
     LineIo io_;

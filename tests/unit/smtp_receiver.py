@@ -19,6 +19,7 @@ Behaviour chosen by address, in every mode:
   RCPT TO unknown...@    -> 550 5.1.1 user unknown
   RCPT TO defer...@      -> 451 4.2.1 mailbox busy, try later
   RCPT TO multiline...@  -> a three-line 550 5.2.1 reply
+  RCPT TO close421...@   -> 421 4.3.2 shutting down
   RCPT TO stall...@      -> no reply at all (the client must time out)
   a message containing "X-Test: reject-554" -> 554 5.7.1 after the final dot
 """
@@ -78,6 +79,8 @@ class Handler:
         if local.startswith("multiline"):
             return ("550-5.2.1 mailbox disabled\r\n550-5.2.1 second line\r\n"
                     "550 5.2.1 third line")
+        if local.startswith("close421"):
+            return "421 4.3.2 shutting down"
         if local.startswith("stall"):
             await asyncio.sleep(3600)
         envelope.rcpt_tos.append(address)

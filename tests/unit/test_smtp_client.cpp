@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -46,28 +47,31 @@ class Receiver {
         argv.push_back(nullptr);
 
         int out[2];
-        REQUIRE(pipe(out) == 0);
+        if (pipe(out) != 0) {
+            stop();
+            FAIL("pipe failed");
+        }
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+        // Its log (tracebacks of the failed handshakes the tests provoke) stays out of ours.
+        const std::string log = dir_ + "/receiver.log";
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
         posix_spawn_file_actions_addclose(&actions, out[0]);
         const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
         posix_spawn_file_actions_destroy(&actions);
         close(out[1]);
-        REQUIRE(spawned == 0);
-        port_ = wait_ready(out[0]);
+        if (spawned != 0) pid_ = 0;
+        port_ = spawned == 0 ? wait_ready(out[0]) : 0;
         close(out[0]);
-        REQUIRE(port_ > 0);
-    }
-    ~Receiver() {
-        if (pid_ > 0) {
-            kill(pid_, SIGTERM);
-            int status = 0;
-            waitpid(pid_, &status, 0);
+        if (port_ == 0) {
+            const std::string log_text = read(log);
+            stop(); // the destructor does not run when the constructor fails
+            FAIL("the receiver did not start; its log: " << log_text);
         }
-        std::error_code ignored;
-        fs::remove_all(dir_, ignored);
     }
+    ~Receiver() { stop(); }
     Receiver(const Receiver&) = delete;
     Receiver& operator=(const Receiver&) = delete;
 
@@ -97,6 +101,17 @@ class Receiver {
     }
 
   private:
+    void stop() {
+        if (pid_ > 0) {
+            kill(pid_, SIGTERM);
+            int status = 0;
+            waitpid(pid_, &status, 0);
+            pid_ = 0;
+        }
+        std::error_code ignored;
+        fs::remove_all(dir_, ignored);
+    }
+
     static std::string read(const fs::path& path) {
         std::ifstream in(path, std::ios::binary);
         std::ostringstream s;
@@ -397,6 +412,27 @@ TEST_CASE("SMTP client: connection dropped during DATA", "[smtp_client]") {
     });
 }
 
+TEST_CASE("SMTP client: a 421 to RCPT ends the transaction and the session", "[smtp_client]") {
+    const bool pipelining = GENERATE(true, false);
+    INFO("pipelining " << pipelining);
+    Receiver receiver(pipelining ? std::vector<std::string>{}
+                                 : std::vector<std::string>{"--no-pipelining"});
+    asio::ssl::context tls(asio::ssl::context::tls_client);
+    run([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+        auto session = co_await open_ok(ex, receiver, tls);
+        const Envelope e = envelope({"one@x.test", "close421@x.test", "two@x.test"});
+        auto result = co_await session->send(e, kMessage);
+        CHECK(reply_of(result.recipient_replies[0]) == "250 2.1.5 OK");
+        CHECK(reply_of(result.recipient_replies[1]) == "421 4.3.2 shutting down");
+        CHECK_FALSE(result.recipient_replies[2]);
+        CHECK(reply_of(result.local_failure) ==
+              "451 4.4.2 transaction cut short by 421 4.3.2 shutting down");
+        CHECK_FALSE(result.data_reply);
+        CHECK_FALSE(result.session_usable);
+    });
+    CHECK(receiver.messages().empty());
+}
+
 TEST_CASE("SMTP client: a stalled server times out", "[smtp_client]") {
     const bool pipelining = GENERATE(true, false);
     INFO("pipelining " << pipelining);
@@ -449,6 +485,20 @@ TEST_CASE("SMTP client: STARTTLS", "[smtp_client]") {
         run([&](asio::any_io_executor ex) -> asio::awaitable<void> {
             auto session = co_await open_ok(ex, receiver, tls, quick_options(TlsMode::Required));
             CHECK_FALSE(session->info().tls_version.empty());
+        });
+    }
+    SECTION("a failed handshake is an error in Opportunistic mode too") {
+        asio::ssl::context tls(asio::ssl::context::tls_client);
+        // Nothing the server can agree to: TLS 1.2 at most, with null ciphers only.
+        SSL_CTX_set_max_proto_version(tls.native_handle(), TLS1_2_VERSION);
+        SSL_CTX_set_cipher_list(tls.native_handle(), "eNULL");
+        run([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+            auto session =
+                co_await Session::open(ex, receiver.endpoint(), "localhost", quick_options(), tls);
+            REQUIRE_FALSE(session.ok());
+            CHECK(session.error().code == ar::kErrUnavailable);
+            INFO(session.error().message);
+            CHECK(contains(session.error().message, "STARTTLS with localhost: TLS handshake"));
         });
     }
     SECTION("Verify refuses an untrusted certificate") {
