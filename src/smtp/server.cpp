@@ -149,7 +149,7 @@ class Session : public std::enable_shared_from_this<Session> {
   public:
     Session(std::shared_ptr<Server::Impl> server, tcp::socket socket, uint64_t id, bool busy)
         : server_(std::move(server)), limits_(server_->limits), socket_(std::move(socket)),
-          timer_(socket_.get_executor()), id_(id), busy_(busy) {
+          timer_(socket_.get_executor()), delay_(socket_.get_executor()), id_(id), busy_(busy) {
         ctx_.kind = server_->kind;
         asio::error_code ec;
         auto remote = socket_.remote_endpoint(ec);
@@ -468,9 +468,10 @@ class Session : public std::enable_shared_from_this<Session> {
             co_return Next::Close;
         }
         if (verdict.delay.count() > 0) {
-            asio::steady_timer delay(socket_executor(), verdict.delay);
+            delay_.expires_after(verdict.delay);
             asio::error_code ec;
-            co_await delay.async_wait(asio::redirect_error(use_awaitable, ec));
+            co_await delay_.async_wait(asio::redirect_error(use_awaitable, ec));
+            if (closed_) throw ConnectionLost{};
         }
         reply(535, "5.7.8", "Authentication credentials invalid");
         co_return Next::Continue;
@@ -561,7 +562,6 @@ class Session : public std::enable_shared_from_this<Session> {
 
     // --- I/O -------------------------------------------------------------------------------
 
-    asio::any_io_executor socket_executor() { return timer_.get_executor(); }
     tcp::socket& lowest() { return tls_ ? tls_->next_layer() : socket_; }
 
     void close() {
@@ -571,6 +571,7 @@ class Session : public std::enable_shared_from_this<Session> {
         lowest().shutdown(tcp::socket::shutdown_both, ec);
         lowest().close(ec);
         timer_.cancel();
+        delay_.cancel();
     }
 
     // Every I/O operation runs under a deadline: the idle timeout (or what is left of the
@@ -752,6 +753,7 @@ class Session : public std::enable_shared_from_this<Session> {
     tcp::socket socket_; // until TLS starts; then owned by tls_
     std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
     asio::steady_timer timer_; // the deadline of the I/O operation in progress
+    asio::steady_timer delay_; // the pause before answering a failed AUTH
     uint64_t id_;
     bool busy_; // over max_sessions: answer 421 and close
 
