@@ -6,6 +6,7 @@
 // SMTP reply. `field` names the offending input field when there is one.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <variant>
@@ -27,6 +28,7 @@ struct Error {
     std::string code;     // one of kErr*
     std::string message;  // a sentence a human or an agent can act on
     std::string field;    // the input field at fault, if any ("to[2]", "subject")
+    int64_t retry_after_s = 0;  // kErrRateLimited/kErrUnavailable: when trying again makes sense
 };
 
 inline Error invalid(std::string field, std::string message) {

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# postfix_baseline.sh: Postfix measured on this machine, in the same run as agentrelay, as the
+# yardstick for bench/run.sh. Loopback only.
+#
+#   smtp-source ──SMTP──▶ private Postfix smtpd 127.0.0.1:$PF_PORT ──queue (fsync)──▶
+#        Postfix smtp client ──▶ smtp-sink 127.0.0.1:$SINK_PORT     [optionally OpenDKIM as a milter]
+#
+# Usage: postfix_baseline.sh N DKIM(on|off)
+# Prints one line:  postfix: accepted N in A s (X msg/s); delivered in D s (Y msg/s); dkim=on|off
+#
+# A private instance in $PF_DIR (never /etc/postfix): its own main.cf/master.cf, queue and data
+# directories. Things that bite a private Postfix, handled here: master.cf services must not be
+# chrooted (there is no jail); data_directory must belong to the postfix user; mydestination
+# and local maps must be empty so nothing is delivered locally; OpenDKIM refuses a key under a
+# world-writable directory unless RequireSafeKeys is off; smtp-sink rewrites one status line
+# with carriage returns, so its count is read from the end of its output.
+set -uo pipefail
+
+N=${1:?N}
+DKIM=${2:-off}
+SESS=${SESS:-20}
+LEN=${LEN:-2048}
+PF_DIR=${PF_DIR:-/var/tmp/agentrelay-bench-postfix}
+PF_PORT=${PF_PORT:-10025}
+SINK_PORT=${SINK_PORT:-10026}
+MILTER_PORT=${MILTER_PORT:-10027}
+
+die() { echo "postfix_baseline: $*" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || die "run as root (Postfix needs it)"
+for b in /usr/sbin/postfix /usr/sbin/smtp-source /usr/sbin/smtp-sink /usr/sbin/postqueue; do
+  [[ -x $b ]] || die "missing $b (apt-get install postfix)"
+done
+[[ $DKIM == off || -x /usr/sbin/opendkim ]] || die "missing opendkim (apt-get install opendkim opendkim-tools)"
+
+pids=()
+cleanup() {
+  [[ -f $PF_DIR/etc/main.cf ]] && /usr/sbin/postfix -c "$PF_DIR/etc" stop >/dev/null 2>&1
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+listening() { ss -Hltn "sport = :$1" | grep -q .; }
+wait_listen() { for _ in $(seq 200); do listening "$1" && return 0; sleep 0.05; done; die "nothing listens on $1"; }
+for p in $PF_PORT $SINK_PORT $MILTER_PORT; do listening "$p" && die "port $p is busy"; done
+
+rm -rf "$PF_DIR"
+mkdir -p "$PF_DIR"/{etc,queue,data,sink,dkim}
+chown postfix: "$PF_DIR/data"
+chown nobody "$PF_DIR/sink"
+milter=""
+[[ $DKIM == on ]] && milter="inet:127.0.0.1:$MILTER_PORT"
+cat >"$PF_DIR/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PF_DIR/queue
+data_directory = $PF_DIR/data
+maillog_file = $PF_DIR/maillog
+myhostname = baseline.bench.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+relayhost = [127.0.0.1]:$SINK_PORT
+smtpd_milters = $milter
+non_smtpd_milters = $milter
+EOF
+cat >"$PF_DIR/etc/master.cf" <<EOF
+127.0.0.1:$PF_PORT inet n - n - - smtpd
+pickup unix n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+tlsmgr unix - - n 1000? 1 tlsmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+proxywrite unix - - n - 1 proxymap
+smtp unix - - n - - smtp
+relay unix - - n - - smtp
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+EOF
+
+if [[ $DKIM == on ]]; then
+  /usr/sbin/opendkim-genkey -b 2048 -d bench.test -s s1 -D "$PF_DIR/dkim" || die "opendkim-genkey"
+  chown -R opendkim:opendkim "$PF_DIR/dkim"
+  cat >"$PF_DIR/opendkim.conf" <<EOF
+Mode s
+Domain bench.test
+Selector s1
+KeyFile $PF_DIR/dkim/s1.private
+Canonicalization relaxed/relaxed
+Socket inet:$MILTER_PORT@127.0.0.1
+UserID opendkim:opendkim
+Syslog no
+RequireSafeKeys no
+EOF
+  /usr/sbin/opendkim -f -x "$PF_DIR/opendkim.conf" >"$PF_DIR/opendkim.log" 2>&1 &
+  pids+=($!)
+  wait_listen "$MILTER_PORT"
+fi
+
+(cd "$PF_DIR/sink" && exec /usr/sbin/smtp-sink -u nobody -c 127.0.0.1:$SINK_PORT 5000) >"$PF_DIR/sink.out" 2>&1 &
+pids+=($!)
+wait_listen "$SINK_PORT"
+/usr/sbin/postfix -c "$PF_DIR/etc" start >/dev/null 2>&1 || die "postfix start failed: $(tail -3 "$PF_DIR/maillog" 2>/dev/null)"
+wait_listen "$PF_PORT"
+
+sink_count() {
+  local s; s=$(tail -c 96 "$PF_DIR/sink.out" 2>/dev/null)
+  [[ $s =~ mesg=([0-9]+)[^m]*$ ]] && echo "${BASH_REMATCH[1]}" || echo 0
+}
+
+t0=$EPOCHREALTIME
+/usr/sbin/smtp-source -s "$SESS" -m "$N" -l "$LEN" -f bench@bench.test -t sink@sink.test 127.0.0.1:$PF_PORT \
+  || die "smtp-source failed"
+t_acc=$EPOCHREALTIME
+deadline=$(( ${EPOCHREALTIME%.*} + 600 ))
+while (( $(sink_count) < N )); do
+  (( ${EPOCHREALTIME%.*} > deadline )) && die "only $(sink_count)/$N delivered in 600 s"
+  sleep 0.02
+done
+t_del=$EPOCHREALTIME
+awk -v n="$N" -v a="$t0" -v b="$t_acc" -v c="$t_del" -v dk="$DKIM" 'BEGIN {
+  printf "postfix: accepted %d in %.3f s (%.1f msg/s); delivered in %.3f s (%.1f msg/s); dkim=%s\n",
+         n, b-a, n/(b-a), c-a, n/(c-a), dk }'

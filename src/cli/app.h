@@ -1,0 +1,62 @@
+// app.h: one running agentrelay: the relay core, its doors and the delivery engine.
+//
+// `serve` and `mcp` both build an App from a data dir and delivery options; they
+// differ only in which doors they open.
+#pragma once
+
+#include <asio.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/args.h"
+#include "core/clock.h"
+#include "core/relay.h"
+#include "delivery/config.h"
+#include "delivery/engine.h"
+#include "mcp/server.h"
+#include "store/data_dir.h"
+#include "tools/handlers.h"
+#include "tools/registry.h"
+
+namespace ar::cli {
+
+// The flags serve and mcp share (interface.md, "Delivery options").
+std::vector<FlagSpec> delivery_flags();
+// Builds the delivery configuration from --config FILE and the flags (flags win). The HELO
+// name stays empty unless given: the caller fills in the hosted domain.
+Result<delivery::DeliveryConfig> delivery_config(const Args& args);
+// Relay limits from --config FILE ("max_recipients", "max_message_bytes", rate defaults).
+Result<RelayConfig> relay_config(const Args& args);
+
+class App {
+  public:
+    App(std::unique_ptr<store::DataDir> data, RelayConfig relay_config, delivery::DeliveryConfig config);
+    ~App();
+
+    Relay& relay() { return relay_; }
+    tools::ToolApi& api() { return api_; }
+    tools::ToolRegistry& registry() { return registry_; }
+    mcp::McpServer& mcp() { return mcp_; }
+    asio::io_context& io() { return io_; }
+    store::DataDir& data() { return *data_; }
+
+    // Runs the io_context (the engine and any SMTP listeners) on its own thread.
+    void start();
+    void stop();
+
+  private:
+    SystemClock clock_;
+    std::unique_ptr<store::DataDir> data_;
+    Relay relay_;
+    tools::ToolApi api_;
+    tools::ToolRegistry registry_;
+    mcp::McpServer mcp_;
+    asio::io_context io_;
+    std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    delivery::Engine engine_;
+    std::thread io_thread_;
+};
+
+}  // namespace ar::cli

@@ -1,0 +1,249 @@
+// run.cpp: `serve` (the long-running relay) and `mcp` (one agent's stdio session).
+#include <httplib.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/app.h"
+#include "cli/commands.h"
+#include "delivery/config.h"
+#include "http/rest.h"
+#include "mcp/http_transport.h"
+#include "mcp/stdio_transport.h"
+#include "doors/smtp_doors.h"
+
+namespace ar::cli {
+
+namespace {
+
+constexpr const char* kServeHelp = R"(usage: agentrelay serve [--data DIR] [listeners] [delivery options]
+
+The long-running relay: every listener named, plus the delivery engine.
+  --http ADDR:PORT          MCP Streamable HTTP at /mcp and the REST API (/v1/...)
+  --submission ADDR:PORT    SMTP submission, STARTTLS required before AUTH
+  --submissions ADDR:PORT   SMTP submission over implicit TLS
+  --inbound ADDR:PORT       MX for the hosted domain (agents' inboxes, bounces)
+  --tls-cert FILE --tls-key FILE   certificate for the SMTP listeners (default: the data dir's)
+  --trusted-network CIDR=AGENT     clients in CIDR may submit without AUTH as AGENT (repeatable)
+
+Without --data, serve runs on its embedded default: ./agentrelay-data hosting the domain
+agents.localhost (created on first start, with an agent "assistant" whose key is printed),
+and, without listeners, --http 127.0.0.1:8025 --inbound 127.0.0.1:2525.
+Mail between agents of the hosted domain is delivered locally and needs no network.
+
+Delivery options:
+  --dns HOST:PORT[,HOST:PORT...]   resolvers for MX/A/AAAA/TXT (default: the system's)
+  --smtp-port N                    port used to reach MX hosts (default 25)
+  --route DOMAIN=HOST:PORT         fixed next hop for DOMAIN, repeatable; DOMAIN '*' = smarthost
+  --retry-initial DUR --retry-max DUR --max-age DUR   (DUR like 500ms, 30s, 5m, 4h, 5d)
+  --helo-name NAME                 our name in EHLO (default: the hosted domain)
+  --config FILE                    the same settings as a JSON file; flags win
+)";
+
+constexpr const char* kMcpHelp = R"(usage: agentrelay mcp --data DIR [--agent NAME] [delivery options]
+
+One agent's MCP session over stdin/stdout, as an MCP client launches it. The agent is named
+by --agent, or by the API key in the environment variable AGENTRELAY_API_KEY. Only MCP
+messages are written to stdout; logs go to stderr. Exits when stdin closes; whatever is
+still queued stays queued for the next process on DIR. Delivery options as for serve.
+)";
+
+constexpr const char* kDefaultDataDir = "agentrelay-data";
+constexpr const char* kDefaultDomain = "agents.localhost";
+
+// Blocks SIGINT/SIGTERM in every thread started after this; waits for one of them.
+sigset_t block_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    return set;
+}
+
+Result<std::unique_ptr<store::DataDir>> open_data(const Args& args, bool allow_default, bool& created) {
+    created = false;
+    if (args.has("data")) return store::DataDir::open(*args.get("data"));
+    if (!allow_default) return invalid("data", "--data DIR is required");
+    bool fresh = !std::filesystem::exists(std::string(kDefaultDataDir) + "/control.db");
+    auto data = initialize(kDefaultDataDir, kDefaultDomain);
+    if (!data) return data.error();
+    created = fresh;
+    return data;
+}
+
+// Ends the process once the doors are closed and the event loop has stopped. Everything
+// accepted is already on disk (every write is committed before it is acknowledged), and a
+// delivery cut short keeps its lease, which the next process on the data dir releases, so
+// there is nothing to unwind: coroutines still suspended on the event loop are simply dropped.
+[[noreturn]] void exit_now(int status) {
+    std::cout.flush();
+    std::fflush(nullptr);
+    std::_Exit(status);
+}
+
+struct HttpListener {
+    httplib::Server server;
+    std::thread thread;
+    void stop() {
+        server.stop();
+        if (thread.joinable()) thread.join();
+    }
+};
+
+}  // namespace
+
+int cmd_serve(const std::vector<std::string>& argv) {
+    auto specs = delivery_flags();
+    for (FlagSpec f : std::vector<FlagSpec>{{"data"}, {"http"}, {"submission"}, {"submissions"}, {"inbound"},
+                                            {"tls-cert"}, {"tls-key"}, {"trusted-network", true, true},
+                                            {"help", false}})
+        specs.push_back(f);
+    auto args = Args::parse(argv, specs);
+    if (!args) throw UsageError{args.error().message};
+    if (args->has("help")) {
+        std::cout << kServeHelp;
+        return 0;
+    }
+    if (!args->positional().empty()) throw UsageError{"serve takes no argument '" + args->positional()[0] + "'"};
+    std::optional<std::pair<std::string, uint16_t>> http_addr;
+    if (auto h = args->get("http")) {
+        auto hp = delivery::parse_host_port(*h);
+        if (!hp) throw UsageError{"--http: " + hp.error().message};
+        http_addr = *hp;
+    }
+    bool any_listener = args->has("http") || args->has("submission") || args->has("submissions") || args->has("inbound");
+    bool use_default = !args->has("data");
+
+    auto dcfg = delivery_config(*args);
+    if (!dcfg) throw UsageError{dcfg.error().message};
+    auto rcfg = relay_config(*args);
+    if (!rcfg) throw UsageError{rcfg.error().message};
+    sigset_t signals = block_signals();
+    bool created = false;
+    auto data = open_data(*args, true, created);
+    if (!data) {
+        std::cerr << "agentrelay: " << data.error().message << "\n";
+        return 1;
+    }
+    if (dcfg->helo_name.empty()) dcfg->helo_name = (*data)->domain();
+
+    doors::SmtpOptions smtp_opts;
+    smtp_opts.submission = args->get("submission");
+    smtp_opts.submissions = args->get("submissions");
+    smtp_opts.inbound = args->get("inbound");
+    smtp_opts.tls_cert = args->get_or("tls-cert", (*data)->tls_cert_path());
+    smtp_opts.tls_key = args->get_or("tls-key", (*data)->tls_key_path());
+    smtp_opts.trusted_networks = args->all("trusted-network");
+    if (use_default && !any_listener) {
+        http_addr = std::make_pair(std::string("127.0.0.1"), static_cast<uint16_t>(8025));
+        smtp_opts.inbound = "127.0.0.1:2525";
+    }
+    if (created) {
+        auto agent = create_agent(**data, "assistant");
+        if (agent) {
+            std::cout << "agentrelay: created " << kDefaultDataDir << " for " << kDefaultDomain
+                      << " with a first agent (its key is shown only now):\n"
+                      << agent->dump() << "\n";
+        }
+    }
+
+    App app(std::move(*data), *rcfg, std::move(*dcfg));
+    auto smtp = doors::start_smtp_doors(app.io(), app.relay(), smtp_opts);
+    if (!smtp) {
+        std::cerr << "agentrelay: " << smtp.error().message << "\n";
+        return 1;
+    }
+    app.start();
+
+    HttpListener http;
+    if (http_addr) {
+        http.server.new_task_queue = [] { return new httplib::ThreadPool(64); };
+        http.server.set_keep_alive_max_count(100000);
+        http.server.set_keep_alive_timeout(30);
+        http.server.set_payload_max_length(64u << 20);
+        mcp::mount_http(
+            http.server, app.mcp(),
+            [&app](const std::string& key) -> std::optional<std::string> {
+                auto a = app.relay().authenticate(key);
+                if (!a) return std::nullopt;
+                return a->name;
+            },
+            mcp::HttpOptions{});
+        http::mount_rest(http.server, app.relay(), app.api(), app.registry());
+        if (!http.server.bind_to_port(http_addr->first.c_str(), http_addr->second)) {
+            std::cerr << "agentrelay: cannot listen on " << http_addr->first << ":" << http_addr->second
+                      << " for --http\n";
+            return 1;
+        }
+        http.thread = std::thread([&http] { http.server.listen_after_bind(); });
+        spdlog::info("MCP at http://{}:{}/mcp, REST at /v1", http_addr->first, http_addr->second);
+    }
+    spdlog::info("agentrelay serving {} from {}", app.relay().domain(), app.data().path());
+
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: shutting down", sig);
+    http.stop();
+    (*smtp)->stop();
+    app.stop();
+    exit_now(0);
+}
+
+int cmd_mcp(const std::vector<std::string>& argv) {
+    auto specs = delivery_flags();
+    specs.push_back({"data"});
+    specs.push_back({"agent"});
+    specs.push_back({"help", false});
+    auto args = Args::parse(argv, specs);
+    if (!args) throw UsageError{args.error().message};
+    if (args->has("help")) {
+        std::cout << kMcpHelp;
+        return 0;
+    }
+    if (!args->positional().empty()) throw UsageError{"mcp takes no argument '" + args->positional()[0] + "'"};
+    if (!args->has("data")) throw UsageError{"mcp needs --data DIR"};
+    const char* env_key = std::getenv("AGENTRELAY_API_KEY");
+    if (!args->has("agent") && (!env_key || !*env_key))
+        throw UsageError{"mcp needs --agent NAME or the environment variable AGENTRELAY_API_KEY"};
+
+    auto dcfg = delivery_config(*args);
+    if (!dcfg) throw UsageError{dcfg.error().message};
+    auto rcfg = relay_config(*args);
+    if (!rcfg) throw UsageError{rcfg.error().message};
+    block_signals();
+    bool created = false;
+    auto data = open_data(*args, false, created);
+    if (!data) {
+        std::cerr << "agentrelay: " << data.error().message << "\n";
+        return 1;
+    }
+    if (dcfg->helo_name.empty()) dcfg->helo_name = (*data)->domain();
+    App app(std::move(*data), *rcfg, std::move(*dcfg));
+
+    std::optional<store::AgentRecord> agent;
+    if (auto name = args->get("agent")) {
+        agent = app.relay().find_agent(*name);
+        if (!agent) {
+            std::cerr << "agentrelay: no active agent named '" << *name << "'\n";
+            return 1;
+        }
+    } else {
+        agent = app.relay().authenticate(env_key);
+        if (!agent) {
+            std::cerr << "agentrelay: AGENTRELAY_API_KEY is not the key of any active agent\n";
+            return 1;
+        }
+    }
+    app.start();
+    spdlog::info("MCP session for {} over stdio", agent->address);
+    mcp::run_stdio(app.mcp(), agent->name, std::cin, std::cout);
+    app.stop();
+    exit_now(0);
+}
+
+}  // namespace ar::cli

@@ -1,0 +1,48 @@
+#include "core/ids.h"
+
+#include <openssl/rand.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace ar {
+
+namespace {
+std::vector<unsigned char> random_bytes(size_t n) {
+    std::vector<unsigned char> buf(n);
+    if (RAND_bytes(buf.data(), static_cast<int>(n)) != 1)
+        throw std::runtime_error("OpenSSL RAND_bytes failed");
+    return buf;
+}
+}  // namespace
+
+std::string random_hex(size_t bytes) {
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : random_bytes(bytes)) {
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    return out;
+}
+
+std::string random_token(size_t bytes) {
+    static const char* alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    auto b = random_bytes(bytes);
+    std::string out;
+    unsigned buffer = 0;
+    int bits = 0;
+    for (unsigned char c : b) {
+        buffer = (buffer << 8) | c;
+        bits += 8;
+        while (bits >= 6) {
+            out += alphabet[(buffer >> (bits - 6)) & 63];
+            bits -= 6;
+        }
+    }
+    if (bits > 0) out += alphabet[(buffer << (6 - bits)) & 63];
+    return out;
+}
+
+}  // namespace ar

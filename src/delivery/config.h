@@ -1,0 +1,63 @@
+// config.h: the delivery engine's settings (interface.md, "Delivery options").
+//
+// Filled from the command line and an optional JSON file (--config; flags win).
+// Destinations, the MX sites mail goes to, can have their own limits and TLS
+// policy; routes fix the next hop for a domain ('*' = a smarthost for all).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+
+namespace ar::delivery {
+
+enum class TlsPolicy { Opportunistic, Required, Verify };
+
+struct Route {
+    std::string domain;  // lowercased; "*" matches every domain without a route of its own
+    std::string host;
+    uint16_t port = 25;
+    std::optional<std::pair<std::string, std::string>> auth;  // user, password
+};
+
+struct DestinationPolicy {
+    int max_connections = 10;
+    double messages_per_second = 50;  // 0 = unlimited
+    TlsPolicy tls = TlsPolicy::Opportunistic;
+};
+
+struct DeliveryConfig {
+    std::vector<std::string> dns_servers;  // "host:port"; empty = the system's
+    uint16_t smtp_port = 25;
+    std::vector<Route> routes;
+    std::chrono::milliseconds retry_initial{std::chrono::minutes(5)};
+    std::chrono::milliseconds retry_max{std::chrono::hours(1)};
+    std::chrono::milliseconds max_age{std::chrono::hours(24 * 5)};
+    std::string helo_name;  // default: the hosted domain
+    DestinationPolicy default_policy;
+    std::map<std::string, DestinationPolicy> policies;  // by recipient domain (lowercased)
+    int max_concurrent_sessions = 2000;
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
+    std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};
+
+    const Route* route_for(const std::string& domain) const;
+    const DestinationPolicy& policy_for(const std::string& domain) const;
+};
+
+// "500ms", "30s", "5m", "4h", "5d".
+Result<std::chrono::milliseconds> parse_duration(std::string_view s);
+// "HOST:PORT" with an IPv6 literal in brackets.
+Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view s);
+// "DOMAIN=HOST:PORT".
+Result<Route> parse_route(std::string_view s);
+// Applies a --config JSON object's delivery settings onto cfg.
+Status apply_json(DeliveryConfig& cfg, const nlohmann::json& j);
+
+}  // namespace ar::delivery

@@ -1,0 +1,612 @@
+#include "delivery/engine.h"
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <spdlog/spdlog.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <asio/ssl.hpp>
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <list>
+#include <map>
+#include <random>
+#include <set>
+
+#include "core/ids.h"
+#include "core/metrics.h"
+#include "delivery/outcome.h"
+#include "dkim/sign.h"
+#include "dns/resolver.h"
+#include "smtp/client.h"
+
+namespace ar::delivery {
+
+using smtp::Reply;
+using smtp::make_reply;
+
+namespace {
+
+constexpr int64_t kLeaseMs = 30 * 60 * 1000;         // longer than the longest conversation
+constexpr int kClaimBatch = 500;                     // recipients claimed per store per scan
+constexpr size_t kMaxInFlight = 20000;               // recipients claimed and not yet finished
+constexpr auto kPollInterval = std::chrono::seconds(1);  // finds work other processes queued
+constexpr auto kIdleConnection = std::chrono::seconds(2);  // an idle connection waits this long
+constexpr int64_t kStaleLeaseCheckMs = 10'000;
+
+std::string hostname() {
+    char buf[256] = {};
+    gethostname(buf, sizeof buf - 1);
+    return buf;
+}
+
+std::string hmac_hex(const std::string& secret, const std::string& data, size_t hex_chars) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len && out.size() < hex_chars; ++i) {
+        out += hex[md[i] >> 4];
+        out += hex[md[i] & 15];
+    }
+    return out;
+}
+
+bool has_8bit(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
+    auto a = ep.address();
+    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+constexpr const char* kStageDns = "dns";
+constexpr const char* kStageConnect = "connect";
+
+Reply dns_failure(const dns::MxResult& mx, const std::string& domain) {
+    switch (mx.kind) {
+    case dns::MxResult::NullMx:
+        return make_reply(556, "5.1.10", "recipient domain " + domain + " accepts no mail (null MX, RFC 7505)");
+    case dns::MxResult::NoSuchDomain:
+        return make_reply(550, "5.1.2", "recipient domain " + domain + " does not exist: " + mx.detail);
+    default:
+        return make_reply(451, "4.4.3", "cannot look up MX of " + domain + ": " + mx.detail);
+    }
+}
+
+void log_exception(std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        spdlog::error("delivery: {}", ex.what());
+    }
+}
+
+}  // namespace
+
+// One SMTP transaction to be made: one message to the recipients of one domain.
+struct Job {
+    std::string agent;
+    std::string message_id;
+    std::string domain;
+    std::vector<store::DueRecipient> recipients;
+    store::StoredMessage message;
+    std::string signed_message;
+    std::string mail_from;
+};
+
+struct Hop {
+    std::string host;  // MX host name, or a route's host (name or literal)
+    uint16_t port;
+};
+
+// A destination (the MX site, or a route's next hop): its queue of transactions, its
+// connections and its limits.
+struct Destination {
+    std::string key;
+    std::vector<Hop> hops;
+    DestinationPolicy policy;
+    std::optional<std::pair<std::string, std::string>> auth;
+    std::deque<std::shared_ptr<Job>> queue;
+    int connections = 0;
+    std::list<asio::steady_timer*> idle_workers;
+    // Token bucket for messages_per_second.
+    double tokens = 1;
+    std::chrono::steady_clock::time_point refilled = std::chrono::steady_clock::now();
+};
+
+struct Engine::Impl {
+    Relay& relay;
+    DeliveryConfig cfg;
+    const Clock& clock;
+    asio::io_context& io;
+    asio::thread_pool pool{2};
+    dns::Resolver resolver;
+    asio::ssl::context tls{asio::ssl::context::tls_client};
+    asio::ssl::context tls_verify{asio::ssl::context::tls_client};
+    std::string owner;
+    std::string host;
+    bool stopping = false;
+    asio::steady_timer wake;
+    std::map<std::string, std::shared_ptr<Destination>> destinations;
+    std::atomic<size_t> in_flight{0};
+    std::mt19937 rng{std::random_device{}()};
+    std::vector<dkim::Signer> signers;
+    int64_t signers_loaded_at = 0;
+    std::string secret;
+    int64_t stale_checked_at = 0;
+
+    Impl(Relay& r, DeliveryConfig c, const Clock& cl, asio::io_context& i)
+        : relay(r), cfg(std::move(c)), clock(cl), io(i), resolver(i.get_executor(), cfg.dns_servers),
+          host(hostname()), wake(i) {
+        owner = host + "/" + std::to_string(getpid()) + "/" + random_hex(4);
+        tls.set_verify_mode(asio::ssl::verify_none);
+        tls_verify.set_default_verify_paths();
+        tls_verify.set_verify_mode(asio::ssl::verify_peer);
+        secret = relay.data().control().setting("return_path_secret").value_or("");
+        Metrics::instance().describe("agentrelay_delivery_attempts_total", "counter",
+                                     "Recipient delivery outcomes by result");
+    }
+
+    ~Impl() { pool.join(); }
+
+    // Runs f on the worker pool and resumes on the event loop with its result. f is taken by
+    // reference and must be a named local of the caller: GCC 12 destroys temporaries with
+    // non-trivial destructors twice when they appear in a co_await expression, so no lambda
+    // with captures (nor any other such temporary) is ever passed to a coroutine here.
+    template <class F> asio::awaitable<std::invoke_result_t<F&>> offload(F& f) {
+        using R = std::invoke_result_t<F&>;
+        F* fp = &f;
+        co_return co_await asio::co_spawn(
+            pool.get_executor(), [fp]() -> asio::awaitable<R> { co_return (*fp)(); }, asio::use_awaitable);
+    }
+
+    void spawn(asio::awaitable<void> a) { asio::co_spawn(io, std::move(a), log_exception); }
+
+    // ---------------------------------------------------------------- scanning the queue
+
+    asio::awaitable<void> scan_loop() {
+        auto claim_work = [this] { return claim(); };
+        auto find_next = [this] { return next_due(); };
+        while (!stopping) {
+            auto claimed = co_await offload(claim_work);
+            for (auto& job : claimed) spawn(run_job(std::move(job)));
+            if (stopping) break;
+            auto next = co_await offload(find_next);
+            auto now = clock.now_ms();
+            auto sleep = std::chrono::milliseconds(kPollInterval);
+            if (next && *next <= now && in_flight < kMaxInFlight && !claimed.empty())
+                sleep = std::chrono::milliseconds(0);
+            else if (next && *next > now)
+                sleep = std::min(sleep, std::chrono::milliseconds(*next - now));
+            if (sleep.count() > 0) {
+                wake.expires_after(sleep);
+                std::error_code ec;
+                co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            }
+        }
+    }
+
+    // On the pool: claims due recipients of every agent, grouped into jobs.
+    std::vector<std::shared_ptr<Job>> claim() {
+        std::vector<std::shared_ptr<Job>> jobs;
+        int64_t now = clock.now_ms();
+        if (now - stale_checked_at > kStaleLeaseCheckMs) {
+            stale_checked_at = now;
+            release_dead_leases();
+        }
+        for (const auto& agent : relay.data().agent_names()) {
+            if (in_flight >= kMaxInFlight) break;
+            auto store = relay.data().agent_store(agent);
+            if (!store) continue;
+            auto due = (*store)->claim_due(owner, now, kLeaseMs, kClaimBatch);
+            if (!due) {
+                spdlog::warn("delivery: cannot claim work of {}: {}", agent, due.error().message);
+                continue;
+            }
+            std::map<std::pair<std::string, std::string>, std::shared_ptr<Job>> by_key;
+            for (auto& r : *due) {
+                auto& job = by_key[{r.message_id, r.domain}];
+                if (!job) {
+                    job = std::make_shared<Job>();
+                    job->agent = agent;
+                    job->message_id = r.message_id;
+                    job->domain = r.domain;
+                }
+                job->recipients.push_back(std::move(r));
+            }
+            for (auto& [key, job] : by_key) {
+                in_flight += job->recipients.size();
+                jobs.push_back(std::move(job));
+            }
+        }
+        return jobs;
+    }
+
+    // Leases held by processes on this host that no longer run are released at once,
+    // so a crash (kill -9) delays nothing: the next scan picks the mail up again.
+    void release_dead_leases() {
+        for (const auto& agent : relay.data().agent_names()) {
+            auto store = relay.data().agent_store(agent);
+            if (!store) continue;
+            auto st = (*store)->release_leases_if([this](const std::string& lease_owner) {
+                if (lease_owner == owner) return false;
+                auto slash = lease_owner.find('/');
+                if (slash == std::string::npos || lease_owner.substr(0, slash) != host) return false;
+                auto rest = lease_owner.substr(slash + 1);
+                pid_t pid = static_cast<pid_t>(std::atoll(rest.substr(0, rest.find('/')).c_str()));
+                return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+            });
+            if (!st) spdlog::warn("delivery: releasing stale leases of {}: {}", agent, st.error().message);
+        }
+    }
+
+    std::optional<int64_t> next_due() {
+        std::optional<int64_t> best;
+        for (const auto& agent : relay.data().agent_names()) {
+            auto store = relay.data().agent_store(agent);
+            if (!store) continue;
+            auto n = (*store)->next_due_at();
+            if (n && (!best || *n < *best)) best = n;
+        }
+        return best;
+    }
+
+    // ---------------------------------------------------------------- one job
+
+    asio::awaitable<void> run_job(std::shared_ptr<Job> job) {
+        Job* j = job.get();
+        auto load_job = [this, j] { return load(*j); };
+        bool loaded = co_await offload(load_job);
+        if (!loaded) {
+            finish_without_attempt(*job);
+            co_return;
+        }
+        if (relay.local_agent_of("x@" + job->domain)) {
+            auto deliver = [this, j] { return deliver_locally(*j); };
+            co_await offload(deliver);
+            co_return;
+        }
+        co_await route(job);
+    }
+
+    // On the pool: the message, DKIM-signed, and its return path.
+    bool load(Job& job) {
+        auto store = relay.data().agent_store(job.agent);
+        if (!store) return false;
+        auto m = (*store)->stored_message(job.message_id);
+        if (!m) {
+            spdlog::error("delivery: message {} of {} cannot be read: {}", job.message_id, job.agent,
+                          m.error().message);
+            return false;
+        }
+        job.message = std::move(*m);
+        if (relay.local_agent_of("x@" + job.domain)) return true;
+        job.mail_from = job.message.mail_from.empty()
+                            ? ""
+                            : Engine::return_path(secret, relay.domain(), job.agent, job.message_id);
+        job.signed_message = sign(job.message.raw);
+        return true;
+    }
+
+    std::string sign(const std::string& raw) {
+        int64_t now = clock.now_ms();
+        {
+            std::lock_guard lk(signer_mu);
+            if (now - signers_loaded_at > 60'000) {
+                signers_loaded_at = now;
+                signers.clear();
+                for (const auto& k : relay.data().control().dkim_keys(relay.domain())) {
+                    if (k.state != "active") continue;
+                    auto alg = k.algorithm == "ed25519-sha256" ? dkim::Algorithm::Ed25519Sha256
+                                                               : dkim::Algorithm::RsaSha256;
+                    auto s = dkim::Signer::create(k.domain, k.selector, alg, k.private_pem);
+                    if (s) signers.push_back(std::move(*s));
+                    else spdlog::error("DKIM key {} unusable: {}", k.selector, s.error().message);
+                }
+            }
+        }
+        std::vector<dkim::Signer> current;
+        {
+            std::lock_guard lk(signer_mu);
+            current = signers;
+        }
+        if (current.empty()) return raw;
+        auto signed_msg = dkim::sign_message(current, raw, now);
+        if (!signed_msg) {
+            spdlog::error("DKIM signing failed: {}", signed_msg.error().message);
+            return raw;
+        }
+        return std::move(*signed_msg);
+    }
+    std::mutex signer_mu;
+
+    bool deliver_locally(Job& job) {
+        std::vector<RecipientStatus> rs;
+        for (const auto& r : job.recipients) rs.push_back({r.address, store::kQueued});
+        relay.deliver_local(job.agent, job.message_id, job.message.mail_from, job.message.raw, rs);
+        release(job);
+        in_flight -= std::min(in_flight.load(), job.recipients.size());
+        return true;
+    }
+
+    // Gives back the leases of what was not attempted (released on the pool).
+    void release(Job& job) {
+        auto store = relay.data().agent_store(job.agent);
+        if (store) (void)(*store)->release(owner, job.recipients);
+    }
+
+    void finish_without_attempt(Job& job) {
+        auto j = std::make_shared<Job>(job);
+        asio::post(pool, [this, j] { release(*j); });
+        in_flight -= std::min(in_flight.load(), job.recipients.size());
+    }
+
+    asio::awaitable<void> route(std::shared_ptr<Job> job) {
+        std::string key;
+        std::vector<Hop> hops;
+        std::optional<std::pair<std::string, std::string>> auth;
+        if (const Route* r = cfg.route_for(job->domain)) {
+            key = "route:" + r->host + ":" + std::to_string(r->port);
+            hops.push_back({r->host, r->port});
+            auth = r->auth;
+        } else {
+            auto mx = co_await resolver.resolve_mx(job->domain);
+            switch (mx.kind) {
+            case dns::MxResult::Hosts:
+                break;
+            default: {
+                Reply reply = dns_failure(mx, job->domain);
+                co_await fail_all(job, reply, kStageDns);
+                co_return;
+            }
+            }
+            key = "mx:";
+            for (const auto& h : mx.hosts) {
+                key += h.host + ",";
+                hops.push_back({h.host, cfg.smtp_port});
+            }
+        }
+        auto& dest = destinations[key];
+        if (!dest) {
+            dest = std::make_shared<Destination>();
+            dest->key = key;
+            dest->policy = cfg.policy_for(job->domain);
+            dest->tokens = std::max(1.0, dest->policy.messages_per_second);
+        }
+        dest->hops = hops;
+        dest->auth = auth;
+        dest->queue.push_back(std::move(job));
+        kick(dest);
+    }
+
+    // Wakes an idle connection of dest, or opens another if the limit allows.
+    void kick(const std::shared_ptr<Destination>& dest) {
+        if (!dest->idle_workers.empty()) {
+            auto* t = dest->idle_workers.front();
+            dest->idle_workers.pop_front();
+            t->cancel();
+            return;
+        }
+        if (dest->connections >= dest->policy.max_connections) return;
+        if (static_cast<size_t>(dest->connections) >= dest->queue.size()) return;
+        ++dest->connections;
+        spawn(connection(dest));
+    }
+
+    // ---------------------------------------------------------------- one connection
+
+    // One connection's life: open it, carry transactions from the destination's queue
+    // until it is empty and stays empty for a moment, then QUIT.
+    asio::awaitable<void> connection(std::shared_ptr<Destination> dest) {
+        std::unique_ptr<smtp::Session> session;
+        std::string mx_name;
+        for (;;) {
+            if (dest->queue.empty()) {
+                if (!session || stopping) break;
+                asio::steady_timer idle(io, kIdleConnection);
+                dest->idle_workers.push_back(&idle);
+                std::error_code ec;
+                co_await idle.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                dest->idle_workers.remove(&idle);
+                if (dest->queue.empty()) break;
+                continue;
+            }
+            auto job = dest->queue.front();
+            dest->queue.pop_front();
+            if (!session || !session->usable()) {
+                session.reset();
+                auto opened = co_await open(*dest, mx_name);
+                if (!opened) {
+                    // Every hop failed: this job and everything queued behind it waits.
+                    Reply reply = make_reply(451, "4.4.1", opened.error().message);
+                    co_await fail_all(job, reply, kStageConnect);
+                    while (!dest->queue.empty()) {
+                        auto next = dest->queue.front();
+                        dest->queue.pop_front();
+                        co_await fail_all(next, reply, kStageConnect);
+                    }
+                    break;
+                }
+                session = std::move(*opened);
+            }
+            co_await take_token(*dest);
+            co_await transact(*session, mx_name, job);
+        }
+        if (session) co_await session->quit();
+        --dest->connections;
+        if (!dest->queue.empty()) kick(dest);
+        if (dest->connections == 0 && dest->queue.empty()) destinations.erase(dest->key);
+    }
+
+    asio::awaitable<Result<std::unique_ptr<smtp::Session>>> open(Destination& dest, std::string& mx_name) {
+        smtp::ClientOptions opts;
+        opts.helo_name = cfg.helo_name;
+        opts.auth = dest.auth;
+        opts.timeouts.connect = cfg.connect_timeout;
+        switch (dest.policy.tls) {
+        case TlsPolicy::Opportunistic: opts.tls = smtp::TlsMode::Opportunistic; break;
+        case TlsPolicy::Required: opts.tls = smtp::TlsMode::Required; break;
+        case TlsPolicy::Verify: opts.tls = smtp::TlsMode::Verify; break;
+        }
+        auto& ctx = dest.policy.tls == TlsPolicy::Verify ? tls_verify : tls;
+        std::string errors;
+        auto hops = dest.hops;
+        for (const auto& hop : hops) {
+            std::vector<asio::ip::address> addresses;
+            std::error_code ec;
+            auto literal = asio::ip::make_address(hop.host, ec);
+            if (!ec) {
+                addresses.push_back(literal);
+            } else {
+                auto a = co_await resolver.resolve_addresses(hop.host);
+                if (a.status != dns::Status::Ok) {
+                    errors += (errors.empty() ? "" : "; ") + hop.host + ": " + a.detail;
+                    continue;
+                }
+                addresses = a.addresses;
+            }
+            for (const auto& addr : addresses) {
+                asio::ip::tcp::endpoint ep(addr, hop.port);
+                auto s = co_await smtp::Session::open(io.get_executor(), ep, hop.host, opts, ctx);
+                if (s) {
+                    mx_name = hop.host;
+                    co_return std::move(*s);
+                }
+                errors += (errors.empty() ? "" : "; ") + hop.host + " " + endpoint_text(ep) + ": " +
+                          s.error().message;
+            }
+        }
+        if (errors.empty()) errors = "no MX host to try";
+        co_return Error{kErrUnavailable, errors, ""};
+    }
+
+    asio::awaitable<void> take_token(Destination& dest) {
+        double rate = dest.policy.messages_per_second;
+        if (rate <= 0) co_return;
+        for (;;) {
+            auto now = std::chrono::steady_clock::now();
+            double elapsed = std::chrono::duration<double>(now - dest.refilled).count();
+            dest.tokens = std::min(std::max(1.0, rate), dest.tokens + elapsed * rate);
+            dest.refilled = now;
+            if (dest.tokens >= 1) {
+                dest.tokens -= 1;
+                co_return;
+            }
+            asio::steady_timer t(io, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                         std::chrono::duration<double>((1 - dest.tokens) / rate)));
+            co_await t.async_wait(asio::use_awaitable);
+        }
+    }
+
+    asio::awaitable<void> transact(smtp::Session& session, const std::string& mx_name,
+                                   std::shared_ptr<Job> job) {
+        smtp::Envelope env;
+        env.mail_from = job->mail_from;
+        for (const auto& r : job->recipients) env.recipients.push_back(r.address);
+        env.smtputf8 = job->message.smtputf8;
+        env.eight_bit = has_8bit(job->signed_message);
+        auto result = co_await session.send(env, job->signed_message);
+        const auto& info = session.info();
+        std::string where = mx_name + " " + info.peer + (info.tls_version.empty() ? "" : " " + info.tls_version);
+        std::vector<store::RecipientUpdate> updates;
+        int64_t now = clock.now_ms();
+        for (size_t i = 0; i < job->recipients.size(); ++i) {
+            Reply reply = reply_for_recipient(result, i);
+            updates.push_back(outcome(job->recipients[i], job->message_id, reply, where, mx_name, now));
+        }
+        co_await record(job, updates);
+    }
+
+    // Every recipient of job gets the same reply (DNS or connection failures).
+    asio::awaitable<void> fail_all(std::shared_ptr<Job> job, const Reply& reply, const char* stage) {
+        std::vector<store::RecipientUpdate> updates;
+        int64_t now = clock.now_ms();
+        for (const auto& r : job->recipients)
+            updates.push_back(outcome(r, job->message_id, reply, stage, "", now));
+        co_await record(job, updates);
+    }
+
+    store::RecipientUpdate outcome(const store::DueRecipient& r, const std::string& message_id,
+                                   const Reply& reply, const std::string& where, const std::string& mx,
+                                   int64_t now) {
+        Outcome o = classify(reply, r, now, cfg, rng);
+        store::RecipientUpdate u = to_update(o, r, message_id, reply, where, mx, now);
+        Metrics::instance().add("agentrelay_delivery_attempts_total", "{result=\"" + u.status + "\"}");
+        return u;
+    }
+
+    // `updates` is the caller's; it outlives this call, which the caller awaits.
+    asio::awaitable<void> record(std::shared_ptr<Job> job, const std::vector<store::RecipientUpdate>& updates) {
+        Job* j = job.get();
+        const auto* ups = &updates;
+        auto write = [this, j, ups] {
+            auto store = relay.data().agent_store(j->agent);
+            if (!store) return false;
+            if (auto st = (*store)->apply(*ups); !st) {
+                spdlog::error("delivery: recording the outcome of {} failed: {}", j->message_id,
+                              st.error().message);
+                return false;
+            }
+            return true;
+        };
+        co_await offload(write);
+        in_flight -= std::min(in_flight.load(), job->recipients.size());
+    }
+};
+
+Engine::Engine(Relay& relay, DeliveryConfig config, const Clock& clock, asio::io_context& io)
+    : impl_(std::make_shared<Impl>(relay, std::move(config), clock, io)) {}
+
+Engine::~Engine() = default;
+
+void Engine::start() {
+    auto impl = impl_;
+    asio::co_spawn(impl->io, impl->scan_loop(), log_exception);
+}
+
+void Engine::stop() {
+    auto impl = impl_;
+    asio::post(impl->io, [impl] {
+        impl->stopping = true;
+        impl->wake.cancel();
+    });
+}
+
+void Engine::notify(const std::string&) {
+    auto impl = impl_;
+    asio::post(impl->io, [impl] { impl->wake.cancel(); });
+}
+
+std::string Engine::return_path(const std::string& secret, const std::string& domain,
+                                const std::string& agent, const std::string& message_id) {
+    std::string payload = message_id + "=" + agent;
+    return "bounces+" + payload + "=" + hmac_hex(secret, payload, 12) + "@" + domain;
+}
+
+std::optional<std::pair<std::string, std::string>> Engine::parse_return_path(const std::string& secret,
+                                                                             const std::string& local_part) {
+    const std::string prefix = "bounces+";
+    if (local_part.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+    std::string token = local_part.substr(prefix.size());
+    auto first = token.find('=');
+    auto last = token.rfind('=');
+    if (first == std::string::npos || first == last) return std::nullopt;
+    std::string message_id = token.substr(0, first);
+    std::string agent = token.substr(first + 1, last - first - 1);
+    std::string mac = token.substr(last + 1);
+    std::string want = hmac_hex(secret, message_id + "=" + agent, 12);
+    if (mac.size() != want.size() || CRYPTO_memcmp(mac.data(), want.data(), mac.size()) != 0)
+        return std::nullopt;
+    return std::make_pair(agent, message_id);
+}
+
+}  // namespace ar::delivery

@@ -1,0 +1,325 @@
+#include "doors/smtp_doors.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/ids.h"
+#include "delivery/config.h"
+#include "delivery/engine.h"
+#include "mime/address.h"
+#include "mime/compose.h"
+#include "mime/dsn.h"
+#include "mime/parse.h"
+#include "smtp/server.h"
+#include "smtp/tls.h"
+
+namespace ar::doors {
+
+namespace {
+
+using smtp::ServerReply;
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+// The SMTP reply for a core error.
+ServerReply reply_for(const Error& e) {
+    if (e.code == kErrForbidden) return {550, "5.7.1", e.message};
+    if (e.code == kErrTooLarge) return {552, "5.3.4", e.message};
+    if (e.code == kErrRateLimited) return {450, "4.7.1", e.message};
+    if (e.code == kErrInvalid) return {554, "5.6.0", e.message};
+    if (e.code == kErrNotFound) return {550, "5.1.1", e.message};
+    return {451, "4.3.0", "temporary failure, try again later: " + e.message};
+}
+
+// Runs f on the worker pool; the coroutine resumes on its own executor. f is a named local of
+// the caller, taken by reference: GCC 12 destroys temporaries with non-trivial destructors
+// twice when they appear in a co_await expression, so no capturing lambda is passed by value.
+template <class F> asio::awaitable<ServerReply> on_pool(asio::thread_pool& pool, F& f) {
+    F* fp = &f;
+    co_return co_await asio::co_spawn(
+        pool.get_executor(), [fp]() -> asio::awaitable<ServerReply> { co_return (*fp)(); }, asio::use_awaitable);
+}
+
+class SubmissionHandler final : public smtp::Handler {
+  public:
+    SubmissionHandler(Relay& relay, asio::thread_pool& pool, std::vector<TrustedNetwork> trusted)
+        : relay_(relay), pool_(pool), trusted_(std::move(trusted)) {}
+
+    std::optional<std::string> authenticate(const smtp::ClientContext&, std::string_view user,
+                                            std::string_view password) override {
+        auto agent = relay_.authenticate(std::string(password));
+        if (!agent) return std::nullopt;
+        std::string u = lower(std::string(user));
+        if (u != agent->name && u != lower(agent->address)) return std::nullopt;
+        return agent->name;
+    }
+
+    ServerReply on_mail_from(const smtp::ClientContext& ctx, std::string_view reverse_path) override {
+        auto agent = sender(ctx);
+        if (!agent) return {530, "5.7.0", "Authentication required"};
+        auto from = mime::parse_address(reverse_path);
+        mime::Mailbox self;
+        self.local_part = agent->name;
+        self.domain = relay_.domain();
+        if (!from || !mime::same_address(*from, self))
+            return {553, "5.7.1", "Sender address rejected: you may send only as " + agent->address};
+        return {250, "2.1.0", "Sender OK"};
+    }
+
+    ServerReply on_recipient(const smtp::ClientContext& ctx, std::string_view forward_path) override {
+        if (!sender(ctx)) return {530, "5.7.0", "Authentication required"};
+        auto to = mime::parse_address(forward_path);
+        if (!to) return {553, "5.1.3", "Bad recipient address syntax: " + to.error().message};
+        return {250, "2.1.5", "Recipient OK"};
+    }
+
+    asio::awaitable<ServerReply> on_message(const smtp::ClientContext& ctx,
+                                            smtp::AcceptedMessage message) override {
+        auto agent = sender(ctx);
+        if (!agent) co_return ServerReply{530, "5.7.0", "Authentication required"};
+        std::string client = (ctx.helo.empty() ? std::string("unknown") : ctx.helo) + " ([" +
+                             ctx.remote.to_string() + "])" +
+                             (ctx.tls_version.empty() ? "" : " (using " + ctx.tls_version + ")");
+        const store::AgentRecord& sender_agent = *agent;
+        auto submit = [&] {
+            auto r = relay_.submit(sender_agent, message.reverse_path, message.recipients, std::move(message.data),
+                                   client);
+            if (!r) return reply_for(r.error());
+            return ServerReply{250, "2.0.0", "Ok: queued as " + r->message_id};
+        };
+        co_return co_await on_pool(pool_, submit);
+    }
+
+  private:
+    std::optional<store::AgentRecord> sender(const smtp::ClientContext& ctx) {
+        if (ctx.authenticated) return relay_.find_agent(*ctx.authenticated);
+        for (const auto& t : trusted_)
+            if (t.contains(ctx.remote)) return relay_.find_agent(t.agent);
+        return std::nullopt;
+    }
+
+    Relay& relay_;
+    asio::thread_pool& pool_;
+    std::vector<TrustedNetwork> trusted_;
+};
+
+class InboundHandler final : public smtp::Handler {
+  public:
+    InboundHandler(Relay& relay, asio::thread_pool& pool)
+        : relay_(relay), pool_(pool),
+          secret_(relay.data().control().setting("return_path_secret").value_or("")) {}
+
+    std::optional<std::string> authenticate(const smtp::ClientContext&, std::string_view,
+                                            std::string_view) override {
+        return std::nullopt;  // the MX offers no AUTH
+    }
+
+    ServerReply on_mail_from(const smtp::ClientContext&, std::string_view) override {
+        return {250, "2.1.0", "Sender OK"};
+    }
+
+    ServerReply on_recipient(const smtp::ClientContext&, std::string_view forward_path) override {
+        auto to = mime::parse_address(forward_path);
+        if (!to) return {553, "5.1.3", "Bad recipient address syntax"};
+        if (to->domain_lower() != lower(relay_.domain()))
+            return {554, "5.7.1", "Relay access denied: this server accepts mail only for " + relay_.domain()};
+        if (delivery::Engine::parse_return_path(secret_, to->local_part))
+            return {250, "2.1.5", "Recipient OK"};
+        if (!relay_.find_agent(lower(to->local_part)))
+            return {550, "5.1.1", "<" + std::string(forward_path) + ">: no such mailbox here"};
+        return {250, "2.1.5", "Recipient OK"};
+    }
+
+    asio::awaitable<ServerReply> on_message(const smtp::ClientContext& ctx,
+                                            smtp::AcceptedMessage message) override {
+        std::string received = "Received: from " + (ctx.helo.empty() ? std::string("unknown") : ctx.helo) +
+                               " ([" + ctx.remote.to_string() + "])\r\n\tby " + relay_.domain() +
+                               " (agentrelay) with " + (ctx.tls ? "ESMTPS" : "ESMTP") + ";\r\n\t" +
+                               mime::format_date(relay_.clock().now_ms()) + "\r\n";
+        auto store = [&] { return deliver(message, received + message.data); };
+        co_return co_await on_pool(pool_, store);
+    }
+
+  private:
+    // On the pool: every recipient's copy is stored before 250 is answered.
+    ServerReply deliver(const smtp::AcceptedMessage& m, const std::string& raw) {
+        std::string key_base = "inbound/" + random_hex(12) + "/";
+        auto parsed = mime::parse_message(raw);
+        if (parsed && !parsed->message_id.empty()) key_base = "inbound/" + parsed->message_id + "/";
+        for (const auto& rcpt : m.recipients) {
+            auto to = mime::parse_address(rcpt);
+            if (!to) continue;
+            if (auto origin = delivery::Engine::parse_return_path(secret_, to->local_part)) {
+                if (auto st = report(origin->first, origin->second, rcpt, m.reverse_path, raw, key_base); !st)
+                    return reply_for(st.error());
+                continue;
+            }
+            auto stored = relay_.deliver_to_inbox(lower(to->local_part), m.reverse_path, rcpt, raw, key_base + rcpt);
+            if (!stored) return reply_for(stored.error());
+        }
+        return {250, "2.0.0", "Ok: delivered"};
+    }
+
+    // Mail to a return path: a DSN is an asynchronous bounce of the original message;
+    // anything else (an auto-reply, a person answering the bounce address) goes to the
+    // agent's inbox.
+    Status report(const std::string& agent, const std::string& message_id, const std::string& rcpt,
+                  const std::string& reverse_path, const std::string& raw, const std::string& key_base) {
+        auto dsn = mime::parse_dsn(raw);
+        if (dsn) {
+            std::vector<Relay::AsyncReport> reports;
+            for (const auto& r : dsn->recipients)
+                reports.push_back({r.final_recipient.empty() ? r.original_recipient : r.final_recipient,
+                                   r.action, r.status, r.diagnostic_code,
+                                   r.remote_mta.empty() ? dsn->reporting_mta : r.remote_mta});
+            auto st = relay_.record_async_report(agent, message_id, reports);
+            if (!st && st.error().code != kErrNotFound) return st;
+            spdlog::info("DSN for {} of {}: {} recipient report(s)", message_id, agent, reports.size());
+            return Ok{};
+        }
+        auto stored = relay_.deliver_to_inbox(agent, reverse_path, rcpt, raw, key_base + rcpt);
+        if (!stored) return stored.error();
+        return Ok{};
+    }
+
+    Relay& relay_;
+    asio::thread_pool& pool_;
+    std::string secret_;
+};
+
+class Doors final : public SmtpDoors {
+  public:
+    asio::thread_pool pool{2};
+    std::unique_ptr<SubmissionHandler> submission_handler;
+    std::unique_ptr<InboundHandler> inbound_handler;
+    std::vector<std::pair<std::string, std::unique_ptr<smtp::Server>>> servers;
+
+    ~Doors() override {
+        stop();
+        pool.join();
+    }
+    void stop() override {
+        for (auto& [name, s] : servers) s->stop();
+    }
+    std::optional<uint16_t> port(const std::string& which) const override {
+        for (const auto& [name, s] : servers)
+            if (name == which) return s->port();
+        return std::nullopt;
+    }
+};
+
+}  // namespace
+
+bool TrustedNetwork::contains(const asio::ip::address& a) const {
+    if (a.is_v4() != network.is_v4()) {
+        if (a.is_v6() && a.to_v6().is_v4_mapped() && network.is_v4())
+            return contains(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()));
+        return false;
+    }
+    auto bytes_of = [](const asio::ip::address& x) {
+        std::vector<unsigned char> out;
+        if (x.is_v4()) {
+            auto b = x.to_v4().to_bytes();
+            out.assign(b.begin(), b.end());
+        } else {
+            auto b = x.to_v6().to_bytes();
+            out.assign(b.begin(), b.end());
+        }
+        return out;
+    };
+    auto na = bytes_of(network), aa = bytes_of(a);
+    int bits = prefix;
+    for (size_t i = 0; i < na.size() && bits > 0; ++i, bits -= 8) {
+        unsigned char mask = bits >= 8 ? 0xFF : static_cast<unsigned char>(0xFF << (8 - bits));
+        if ((na[i] & mask) != (aa[i] & mask)) return false;
+    }
+    return true;
+}
+
+Result<TrustedNetwork> parse_trusted_network(const std::string& s) {
+    auto eq = s.find('=');
+    auto bad = [&] {
+        return invalid("trusted-network", "--trusted-network takes CIDR=AGENT like 10.0.0.0/8=billing, got '" +
+                                              s + "'");
+    };
+    if (eq == std::string::npos || eq + 1 == s.size()) return bad();
+    std::string cidr = s.substr(0, eq);
+    TrustedNetwork t;
+    t.agent = s.substr(eq + 1);
+    auto slash = cidr.find('/');
+    std::error_code ec;
+    t.network = asio::ip::make_address(cidr.substr(0, slash), ec);
+    if (ec) return bad();
+    int max = t.network.is_v4() ? 32 : 128;
+    t.prefix = max;
+    if (slash != std::string::npos) {
+        try {
+            t.prefix = std::stoi(cidr.substr(slash + 1));
+        } catch (const std::exception&) {
+            return bad();
+        }
+    }
+    if (t.prefix < 0 || t.prefix > max) return bad();
+    return t;
+}
+
+Result<std::unique_ptr<SmtpDoors>> start_smtp_doors(asio::io_context& io, Relay& relay,
+                                                    const SmtpOptions& options) {
+    auto doors = std::make_unique<Doors>();
+    if (!options.submission && !options.submissions && !options.inbound)
+        return std::unique_ptr<SmtpDoors>(std::move(doors));
+
+    std::vector<TrustedNetwork> trusted;
+    for (const auto& t : options.trusted_networks) {
+        auto parsed = parse_trusted_network(t);
+        if (!parsed) return parsed.error();
+        if (!relay.find_agent(parsed->agent))
+            return invalid("trusted-network", "--trusted-network names no active agent '" + parsed->agent + "'");
+        trusted.push_back(*parsed);
+    }
+    auto tls = smtp::make_server_tls_context(options.tls_cert, options.tls_key);
+    if (!tls) return tls.error();
+    doors->submission_handler = std::make_unique<SubmissionHandler>(relay, doors->pool, trusted);
+    doors->inbound_handler = std::make_unique<InboundHandler>(relay, doors->pool);
+
+    smtp::ServerLimits limits;
+    limits.max_message_bytes = options.max_message_bytes;
+    limits.max_recipients = options.max_recipients;
+    struct Listener {
+        const char* name;
+        const std::optional<std::string>& addr;
+        smtp::ListenerKind kind;
+        smtp::Handler* handler;
+    };
+    for (const Listener& l : {Listener{"submission", options.submission, smtp::ListenerKind::Submission,
+                                       doors->submission_handler.get()},
+                              Listener{"submissions", options.submissions, smtp::ListenerKind::Submissions,
+                                       doors->submission_handler.get()},
+                              Listener{"inbound", options.inbound, smtp::ListenerKind::Inbound,
+                                       doors->inbound_handler.get()}}) {
+        if (!l.addr) continue;
+        auto hp = delivery::parse_host_port(*l.addr);
+        if (!hp) return invalid(l.name, std::string("--") + l.name + ": " + hp.error().message);
+        std::error_code ec;
+        auto address = asio::ip::make_address(hp->first, ec);
+        if (ec) return invalid(l.name, std::string("--") + l.name + " needs an IP address, got '" + hp->first + "'");
+        auto server = std::make_unique<smtp::Server>(io.get_executor(), asio::ip::tcp::endpoint(address, hp->second),
+                                                     l.kind, relay.domain(), *tls, *l.handler, limits);
+        try {
+            server->start();
+        } catch (const std::system_error& e) {
+            return Error{kErrUnavailable, std::string("cannot listen on ") + *l.addr + " for --" + l.name + ": " +
+                                              e.what(), l.name};
+        }
+        spdlog::info("SMTP {} listening on {}:{}", l.name, hp->first, server->port());
+        doors->servers.emplace_back(l.name, std::move(server));
+    }
+    return std::unique_ptr<SmtpDoors>(std::move(doors));
+}
+
+}  // namespace ar::doors

@@ -1,0 +1,31 @@
+// rest.h: the REST door (interface.md, "REST") and the operational endpoints.
+//
+//   POST /v1/messages          send_email            → 202
+//   GET  /v1/messages/{id}     check_status
+//   GET  /v1/bounces           list_bounces (?since=&limit=&cursor=)
+//   GET  /v1/inbox             list_messages (?unread_only=&limit=&cursor=)
+//   GET  /v1/inbox/{id}        read_message (?include_attachments=)
+//   GET  /healthz              no key
+//   GET  /metrics              Prometheus text format, no key
+//
+// Every route but the last two needs `Authorization: Bearer <api key>`. Bodies
+// and query values are validated against the same tool schemas the MCP door
+// uses, and answered by the same ToolApi functions. Errors are JSON
+// {"error": {"code", "message", "field"?}} with the fitting status.
+#pragma once
+
+#include <httplib.h>
+
+#include "core/relay.h"
+#include "tools/handlers.h"
+#include "tools/registry.h"
+
+namespace ar::http {
+
+void mount_rest(httplib::Server& server, Relay& relay, tools::ToolApi& api,
+                const tools::ToolRegistry& registry);
+
+// The HTTP status for an ar::Error code.
+int status_for(const Error& e);
+
+}  // namespace ar::http

@@ -1,0 +1,516 @@
+#include "store/agent_store.h"
+
+#include "store/migrate.h"
+
+namespace ar::store {
+
+namespace {
+
+const std::vector<const char*> kAgentMigrations = {
+    // 1: the first schema.
+    R"sql(
+    CREATE TABLE messages(
+        id TEXT PRIMARY KEY,
+        message_id_header TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        mail_from TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        smtputf8 INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL);
+    CREATE INDEX messages_created ON messages(created_at);
+    CREATE INDEX messages_header_id ON messages(message_id_header);
+    CREATE TABLE recipients(
+        message_id TEXT NOT NULL REFERENCES messages(id),
+        address TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        queued_at INTEGER NOT NULL,
+        next_attempt_at INTEGER,
+        last_code INTEGER,
+        last_enhanced_code TEXT NOT NULL DEFAULT '',
+        last_response TEXT NOT NULL DEFAULT '',
+        mx_host TEXT NOT NULL DEFAULT '',
+        delivered_at INTEGER,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        UNIQUE(message_id, address));
+    CREATE INDEX recipients_due ON recipients(next_attempt_at) WHERE status IN ('queued', 'deferred');
+    CREATE TABLE events(
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        recipient TEXT NOT NULL DEFAULT '',
+        at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '');
+    CREATE INDEX events_message ON events(message_id);
+    CREATE TABLE bounces(
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        code INTEGER NOT NULL,
+        enhanced_code TEXT NOT NULL,
+        diagnostic TEXT NOT NULL,
+        bounced_at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        remote_mta TEXT NOT NULL DEFAULT '');
+    CREATE INDEX bounces_at ON bounces(bounced_at);
+    CREATE TABLE suppression(
+        address TEXT PRIMARY KEY COLLATE NOCASE,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL);
+    CREATE TABLE idempotency(
+        key TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL);
+    CREATE TABLE inbox(
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        delivery_key TEXT NOT NULL UNIQUE,
+        received_at INTEGER NOT NULL,
+        mail_from TEXT NOT NULL,
+        rcpt_to TEXT NOT NULL,
+        from_header TEXT NOT NULL,
+        to_header TEXT NOT NULL,
+        cc_header TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        date_header TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        in_reply_to TEXT NOT NULL,
+        thread_id TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        unread INTEGER NOT NULL DEFAULT 1,
+        has_attachments INTEGER NOT NULL DEFAULT 0,
+        auto_submitted INTEGER NOT NULL DEFAULT 0,
+        snippet TEXT NOT NULL DEFAULT '');
+    )sql",
+};
+
+constexpr int64_t kMinuteMs = 60'000;
+constexpr int64_t kDayMs = 86'400'000;
+
+void add_event(Db& db, const std::string& message_id, const std::string& recipient, int64_t at,
+               const std::string& type, const std::string& detail) {
+    db.prepare("INSERT INTO events(message_id, recipient, at, type, detail) VALUES(?, ?, ?, ?, ?)")
+        .bind(1, message_id)
+        .bind(2, recipient)
+        .bind(3, at)
+        .bind(4, type)
+        .bind(5, detail)
+        .run();
+}
+
+int64_t count_since(Db& db, int64_t since) {
+    auto s = db.prepare("SELECT COUNT(*) FROM messages WHERE created_at > ?");
+    s.bind(1, since);
+    s.step();
+    return s.int64(0);
+}
+
+// The oldest send inside the window, to tell the caller when a slot frees up.
+int64_t oldest_since(Db& db, int64_t since) {
+    auto s = db.prepare("SELECT MIN(created_at) FROM messages WHERE created_at > ?");
+    s.bind(1, since);
+    s.step();
+    return s.int64(0);
+}
+
+void check_rate(Db& db, const RateLimit& limit, int64_t now) {
+    struct Window {
+        std::optional<int64_t> max;
+        int64_t ms;
+        const char* name;
+    };
+    for (const Window& w : {Window{limit.per_minute, kMinuteMs, "minute"},
+                            Window{limit.per_day, kDayMs, "day"}}) {
+        if (!w.max) continue;
+        int64_t since = now - w.ms;
+        if (count_since(db, since) < *w.max) continue;
+        int64_t retry_at = oldest_since(db, since) + w.ms;
+        int64_t secs = (retry_at - now + 999) / 1000;
+        throw Error{kErrRateLimited,
+                    "rate limit reached: at most " + std::to_string(*w.max) + " messages per " +
+                        w.name + " for this agent; retry in " + std::to_string(secs) + " s",
+                    "", secs};
+    }
+}
+
+RecipientRecord recipient_from_row(Stmt& s) {
+    RecipientRecord r;
+    r.address = s.text(0);
+    r.domain = s.text(1);
+    r.status = s.text(2);
+    r.attempts = s.int64(3);
+    r.last_code = s.opt_int64(4);
+    r.last_enhanced_code = s.text(5);
+    r.last_response = s.text(6);
+    r.mx_host = s.text(7);
+    r.next_attempt_at = s.opt_int64(8);
+    r.delivered_at = s.opt_int64(9);
+    return r;
+}
+
+constexpr const char* kInboxCols =
+    "seq, id, delivery_key, received_at, mail_from, rcpt_to, from_header, to_header, cc_header, "
+    "subject, date_header, message_id, in_reply_to, thread_id, unread, has_attachments, "
+    "auto_submitted, snippet";
+
+InboxRecord inbox_from_row(Stmt& s) {
+    InboxRecord r;
+    r.seq = s.int64(0);
+    r.id = s.text(1);
+    r.delivery_key = s.text(2);
+    r.received_at = s.int64(3);
+    r.mail_from = s.text(4);
+    r.rcpt_to = s.text(5);
+    r.from_header = s.text(6);
+    r.to_header = s.text(7);
+    r.cc_header = s.text(8);
+    r.subject = s.text(9);
+    r.date_header = s.text(10);
+    r.message_id = s.text(11);
+    r.in_reply_to = s.text(12);
+    r.thread_id = s.text(13);
+    r.unread = s.int64(14) != 0;
+    r.has_attachments = s.int64(15) != 0;
+    r.auto_submitted = s.int64(16) != 0;
+    r.snippet = s.text(17);
+    return r;
+}
+
+}  // namespace
+
+std::string message_status(const std::vector<RecipientRecord>& recipients) {
+    size_t delivered = 0, bounced = 0, suppressed = 0, deferred = 0, pending = 0;
+    for (const auto& r : recipients) {
+        if (r.status == kDelivered) ++delivered;
+        else if (r.status == kBounced) ++bounced;
+        else if (r.status == kSuppressed) ++suppressed;
+        else if (r.status == kDeferred) ++deferred;
+        else ++pending;
+    }
+    if (deferred) return kDeferred;
+    if (pending) return kQueued;
+    if (delivered == recipients.size()) return kDelivered;
+    if (delivered) return "partially_delivered";
+    if (bounced) return kBounced;
+    return kSuppressed;
+}
+
+AgentStore::AgentStore(const std::string& path)
+    : writer_(path, [](Db& db) { migrate(db, kAgentMigrations, "agent store"); }) {}
+
+Result<InsertOutcome> AgentStore::insert_message(const NewMessage& m, const RateLimit& limit,
+                                                 int64_t idempotency_window_ms) {
+    return writer_.write_value<InsertOutcome>([&](Db& db) {
+        InsertOutcome out;
+        if (m.idempotency_key) {
+            auto q = db.prepare("SELECT message_id, created_at FROM idempotency WHERE key = ?");
+            q.bind(1, *m.idempotency_key);
+            if (q.step() && q.int64(1) > m.created_at - idempotency_window_ms) {
+                out.id = q.text(0);
+                out.duplicate = true;
+                auto r = db.prepare("SELECT address, status FROM recipients WHERE message_id = ? "
+                                    "ORDER BY rowid");
+                r.bind(1, out.id);
+                while (r.step()) out.recipients.emplace_back(r.text(0), r.text(1));
+                return out;
+            }
+        }
+        check_rate(db, limit, m.created_at);
+        db.prepare("INSERT INTO messages(id, message_id_header, subject, mail_from, raw, size, "
+                   "smtputf8, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(1, m.id)
+            .bind(2, m.message_id_header)
+            .bind(3, m.subject)
+            .bind(4, m.mail_from)
+            .bind_blob(5, m.raw)
+            .bind(6, static_cast<int64_t>(m.raw.size()))
+            .bind(7, m.smtputf8 ? 1 : 0)
+            .bind(8, m.created_at)
+            .run();
+        auto suppressed = db.prepare("SELECT reason FROM suppression WHERE address = ?");
+        auto ins = db.prepare("INSERT OR IGNORE INTO recipients(message_id, address, domain, status, "
+                              "queued_at, next_attempt_at) VALUES(?, ?, ?, ?, ?, ?)");
+        for (const auto& [address, domain] : m.recipients) {
+            suppressed.reset();
+            suppressed.bind(1, address);
+            bool is_suppressed = suppressed.step();
+            std::string reason = is_suppressed ? suppressed.text(0) : "";
+            const char* status = is_suppressed ? kSuppressed : kQueued;
+            ins.reset();
+            ins.bind(1, m.id).bind(2, address).bind(3, domain).bind(4, status).bind(5, m.created_at);
+            if (is_suppressed) ins.bind(6, nullptr);
+            else ins.bind(6, m.created_at);
+            ins.run();
+            if (db.changes() == 0) continue;  // the same address twice
+            out.recipients.emplace_back(address, status);
+            add_event(db, m.id, address, m.created_at, status,
+                      is_suppressed ? "on the suppression list: " + reason : "");
+            if (is_suppressed) {
+                db.prepare("INSERT INTO bounces(message_id, recipient, code, enhanced_code, diagnostic, "
+                           "bounced_at, kind) VALUES(?, ?, 550, '5.1.1', ?, ?, 'suppressed')")
+                    .bind(1, m.id)
+                    .bind(2, address)
+                    .bind(3, "not attempted: address is on the suppression list (" + reason + ")")
+                    .bind(4, m.created_at)
+                    .run();
+            }
+        }
+        if (m.idempotency_key) {
+            db.prepare("INSERT INTO idempotency(key, message_id, created_at) VALUES(?, ?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET message_id = excluded.message_id, "
+                       "created_at = excluded.created_at")
+                .bind(1, *m.idempotency_key)
+                .bind(2, m.id)
+                .bind(3, m.created_at)
+                .run();
+        }
+        out.id = m.id;
+        return out;
+    });
+}
+
+Result<MessageRecord> AgentStore::message(const std::string& id) {
+    return writer_.read<MessageRecord>([&](Db& db) {
+        auto s = db.prepare("SELECT id, message_id_header, subject, mail_from, created_at, size, "
+                            "smtputf8 FROM messages WHERE id = ? OR message_id_header = ?");
+        s.bind(1, id).bind(2, id);
+        if (!s.step()) throw Error{kErrNotFound, "no message with id '" + id + "'", "message_id"};
+        MessageRecord m;
+        m.id = s.text(0);
+        m.message_id_header = s.text(1);
+        m.subject = s.text(2);
+        m.mail_from = s.text(3);
+        m.created_at = s.int64(4);
+        m.size = s.int64(5);
+        m.smtputf8 = s.int64(6) != 0;
+        auto r = db.prepare("SELECT address, domain, status, attempts, last_code, last_enhanced_code, "
+                            "last_response, mx_host, next_attempt_at, delivered_at FROM recipients "
+                            "WHERE message_id = ? ORDER BY rowid");
+        r.bind(1, m.id);
+        while (r.step()) m.recipients.push_back(recipient_from_row(r));
+        auto e = db.prepare("SELECT at, recipient, type, detail FROM events WHERE message_id = ? "
+                            "ORDER BY seq");
+        e.bind(1, m.id);
+        while (e.step()) m.events.push_back(EventRecord{e.int64(0), e.text(1), e.text(2), e.text(3)});
+        return m;
+    });
+}
+
+Result<StoredMessage> AgentStore::stored_message(const std::string& id) {
+    return writer_.read<StoredMessage>([&](Db& db) {
+        auto s = db.prepare("SELECT id, mail_from, raw, smtputf8, message_id_header FROM messages "
+                            "WHERE id = ?");
+        s.bind(1, id);
+        if (!s.step()) throw Error{kErrNotFound, "no message with id '" + id + "'", "message_id"};
+        return StoredMessage{s.text(0), s.text(1), s.text(2), s.int64(3) != 0, s.text(4)};
+    });
+}
+
+Result<std::vector<BounceRecord>> AgentStore::bounces(std::optional<int64_t> since_ms,
+                                                      std::optional<int64_t> after_seq, int limit) {
+    return writer_.read<std::vector<BounceRecord>>([&](Db& db) {
+        auto s = db.prepare("SELECT seq, message_id, recipient, code, enhanced_code, diagnostic, "
+                            "bounced_at, kind, remote_mta FROM bounces WHERE bounced_at >= ? AND seq > ? "
+                            "ORDER BY seq LIMIT ?");
+        s.bind(1, since_ms.value_or(0)).bind(2, after_seq.value_or(0)).bind(3, limit);
+        std::vector<BounceRecord> out;
+        while (s.step()) {
+            out.push_back(BounceRecord{s.int64(0), s.text(1), s.text(2), s.int64(3), s.text(4),
+                                       s.text(5), s.int64(6), s.text(7), s.text(8)});
+        }
+        return out;
+    });
+}
+
+Status AgentStore::insert_inbox(const InboxRecord& r) {
+    return writer_.write([&](Db& db) {
+        db.prepare("INSERT OR IGNORE INTO inbox(id, delivery_key, received_at, mail_from, rcpt_to, "
+                   "from_header, to_header, cc_header, subject, date_header, message_id, in_reply_to, "
+                   "thread_id, raw, unread, has_attachments, auto_submitted, snippet) "
+                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)")
+            .bind(1, r.id)
+            .bind(2, r.delivery_key)
+            .bind(3, r.received_at)
+            .bind(4, r.mail_from)
+            .bind(5, r.rcpt_to)
+            .bind(6, r.from_header)
+            .bind(7, r.to_header)
+            .bind(8, r.cc_header)
+            .bind(9, r.subject)
+            .bind(10, r.date_header)
+            .bind(11, r.message_id)
+            .bind(12, r.in_reply_to)
+            .bind(13, r.thread_id)
+            .bind_blob(14, r.raw)
+            .bind(15, r.has_attachments ? 1 : 0)
+            .bind(16, r.auto_submitted ? 1 : 0)
+            .bind(17, r.snippet)
+            .run();
+    });
+}
+
+Result<std::vector<InboxRecord>> AgentStore::inbox(bool unread_only, std::optional<int64_t> after_seq,
+                                                   int limit, std::optional<int64_t> since_ms) {
+    return writer_.read<std::vector<InboxRecord>>([&](Db& db) {
+        std::string sql = std::string("SELECT ") + kInboxCols +
+                          " FROM inbox WHERE seq > ? AND received_at >= ?";
+        if (unread_only) sql += " AND unread = 1";
+        sql += " ORDER BY seq LIMIT ?";
+        auto s = db.prepare(sql);
+        s.bind(1, after_seq.value_or(0)).bind(2, since_ms.value_or(0)).bind(3, limit);
+        std::vector<InboxRecord> out;
+        while (s.step()) out.push_back(inbox_from_row(s));
+        return out;
+    });
+}
+
+Result<InboxRecord> AgentStore::inbox_message(const std::string& id, bool mark_read) {
+    auto r = writer_.read<InboxRecord>([&](Db& db) {
+        auto s = db.prepare(std::string("SELECT ") + kInboxCols + ", raw FROM inbox WHERE id = ?");
+        s.bind(1, id);
+        if (!s.step()) throw Error{kErrNotFound, "no inbox message with id '" + id + "'", "id"};
+        InboxRecord rec = inbox_from_row(s);
+        rec.raw = s.text(18);
+        return rec;
+    });
+    if (r && mark_read && r->unread) {
+        Status st = writer_.write([&](Db& db) {
+            db.prepare("UPDATE inbox SET unread = 0 WHERE id = ?").bind(1, id).run();
+        });
+        if (!st) return st.error();
+    }
+    return r;
+}
+
+Result<std::vector<DueRecipient>> AgentStore::claim_due(const std::string& owner, int64_t now_ms,
+                                                        int64_t lease_ms, int limit) {
+    return writer_.write_value<std::vector<DueRecipient>>([&](Db& db) {
+        auto s = db.prepare(
+            "UPDATE recipients SET lease_owner = ?1, lease_until = ?2 WHERE rowid IN ("
+            "  SELECT rowid FROM recipients WHERE status IN ('queued', 'deferred') "
+            "  AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until < ?3) "
+            "  ORDER BY next_attempt_at LIMIT ?4) "
+            "RETURNING message_id, address, domain, attempts, queued_at");
+        s.bind(1, owner).bind(2, now_ms + lease_ms).bind(3, now_ms).bind(4, limit);
+        std::vector<DueRecipient> out;
+        while (s.step())
+            out.push_back(DueRecipient{s.text(0), s.text(1), s.text(2), s.int64(3), s.int64(4)});
+        return out;
+    });
+}
+
+Status AgentStore::release(const std::string& owner, const std::vector<DueRecipient>& recipients) {
+    return writer_.write([&](Db& db) {
+        auto s = db.prepare("UPDATE recipients SET lease_owner = NULL, lease_until = NULL "
+                            "WHERE message_id = ? AND address = ? AND lease_owner = ?");
+        for (const auto& r : recipients) {
+            s.reset();
+            s.bind(1, r.message_id).bind(2, r.address).bind(3, owner).run();
+        }
+    });
+}
+
+Status AgentStore::apply(const std::vector<RecipientUpdate>& updates) {
+    return writer_.write([&](Db& db) {
+        auto up = db.prepare(
+            "UPDATE recipients SET status = ?, attempts = attempts + ?, last_code = ?, "
+            "last_enhanced_code = ?, last_response = ?, mx_host = ?, next_attempt_at = ?, "
+            "delivered_at = ?, lease_owner = NULL, lease_until = NULL "
+            "WHERE message_id = ? AND address = ?");
+        for (const auto& u : updates) {
+            up.reset();
+            bool final = u.status != kQueued && u.status != kDeferred;
+            up.bind(1, u.status)
+                .bind(2, u.counts_as_attempt ? 1 : 0)
+                .bind(3, u.code)
+                .bind(4, u.enhanced_code)
+                .bind(5, u.response)
+                .bind(6, u.mx_host);
+            if (final) up.bind(7, nullptr);
+            else up.bind(7, u.next_attempt_at.value_or(u.at));
+            if (u.status == kDelivered) up.bind(8, u.at);
+            else up.bind(8, nullptr);
+            up.bind(9, u.message_id).bind(10, u.address).run();
+            add_event(db, u.message_id, u.address, u.at, u.event_type, u.event_detail);
+            if (u.bounce_kind) {
+                db.prepare("INSERT INTO bounces(message_id, recipient, code, enhanced_code, diagnostic, "
+                           "bounced_at, kind, remote_mta) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+                    .bind(1, u.message_id)
+                    .bind(2, u.address)
+                    .bind(3, u.code.value_or(0))
+                    .bind(4, u.enhanced_code)
+                    .bind(5, u.response)
+                    .bind(6, u.at)
+                    .bind(7, *u.bounce_kind)
+                    .bind(8, u.remote_mta)
+                    .run();
+            }
+            if (u.suppress) {
+                db.prepare("INSERT OR IGNORE INTO suppression(address, reason, created_at) "
+                           "VALUES(?, ?, ?)")
+                    .bind(1, u.address)
+                    .bind(2, (u.enhanced_code.empty() ? std::to_string(u.code.value_or(0))
+                                                      : u.enhanced_code) +
+                                 " " + u.response)
+                    .bind(3, u.at)
+                    .run();
+            }
+        }
+    });
+}
+
+Status AgentStore::release_leases_if(const std::function<bool(const std::string&)>& dead) {
+    auto owners = writer_.read<std::vector<std::string>>([&](Db& db) {
+        auto s = db.prepare("SELECT DISTINCT lease_owner FROM recipients WHERE lease_owner IS NOT NULL "
+                            "AND status IN ('queued', 'deferred')");
+        std::vector<std::string> out;
+        while (s.step()) out.push_back(s.text(0));
+        return out;
+    });
+    if (!owners) return owners.error();
+    std::vector<std::string> gone;
+    for (const auto& o : *owners)
+        if (dead(o)) gone.push_back(o);
+    if (gone.empty()) return Ok{};
+    return writer_.write([&](Db& db) {
+        auto s = db.prepare("UPDATE recipients SET lease_owner = NULL, lease_until = NULL "
+                            "WHERE lease_owner = ?");
+        for (const auto& o : gone) {
+            s.reset();
+            s.bind(1, o).run();
+        }
+    });
+}
+
+std::optional<int64_t> AgentStore::next_due_at() {
+    auto r = writer_.read<std::optional<int64_t>>([&](Db& db) {
+        auto s = db.prepare("SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM recipients "
+                            "WHERE status IN ('queued', 'deferred')");
+        s.step();
+        return s.opt_int64(0);
+    });
+    return r ? *r : std::nullopt;
+}
+
+Result<int64_t> AgentStore::count_by_status(const std::string& status) {
+    return writer_.read<int64_t>([&](Db& db) {
+        auto s = db.prepare("SELECT COUNT(*) FROM recipients WHERE status = ?");
+        s.bind(1, status);
+        s.step();
+        return s.int64(0);
+    });
+}
+
+bool AgentStore::is_suppressed(const std::string& address) {
+    auto r = writer_.read<bool>([&](Db& db) {
+        auto s = db.prepare("SELECT 1 FROM suppression WHERE address = ?");
+        s.bind(1, address);
+        return s.step();
+    });
+    return r && *r;
+}
+
+}  // namespace ar::store

@@ -1,0 +1,179 @@
+// agent_store.h: one agent's own database (DIR/agents/NAME.db).
+//
+// Everything an agent owns lives here and nowhere else: its messages with their
+// recipients (each recipient is also a queue entry: state, attempts, next attempt,
+// lease), delivery events, bounces, suppression list, idempotency keys and inbox.
+// Writes are group-committed (see group_commit.h): when a write returns, it is on disk.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "store/group_commit.h"
+
+namespace ar::store {
+
+// Recipient states, the words of interface.md.
+inline constexpr const char* kQueued = "queued";
+inline constexpr const char* kDeferred = "deferred";
+inline constexpr const char* kDelivered = "delivered";
+inline constexpr const char* kBounced = "bounced";
+inline constexpr const char* kSuppressed = "suppressed";
+
+struct RecipientRecord {
+    std::string address;
+    std::string domain;
+    std::string status;
+    int64_t attempts = 0;
+    std::optional<int64_t> last_code;
+    std::string last_enhanced_code;
+    std::string last_response;
+    std::string mx_host;
+    std::optional<int64_t> next_attempt_at;
+    std::optional<int64_t> delivered_at;
+};
+
+struct EventRecord {
+    int64_t at = 0;
+    std::string recipient;
+    std::string type;    // queued, attempt, delivered, deferred, bounced, suppressed, expired
+    std::string detail;  // a human line: reply, MX host, TLS version
+};
+
+struct MessageRecord {
+    std::string id;
+    std::string message_id_header;  // "<...>"
+    std::string subject;
+    std::string mail_from;  // envelope reverse-path
+    int64_t created_at = 0;
+    int64_t size = 0;
+    bool smtputf8 = false;
+    std::vector<RecipientRecord> recipients;
+    std::vector<EventRecord> events;
+};
+
+// The status of a whole message from its recipients' states (interface.md).
+std::string message_status(const std::vector<RecipientRecord>& recipients);
+
+struct NewMessage {
+    std::string id;
+    std::string message_id_header;
+    std::string subject;
+    std::string mail_from;
+    std::string raw;  // the RFC 5322 message, CRLF
+    bool smtputf8 = false;
+    int64_t created_at = 0;
+    std::optional<std::string> idempotency_key;
+    std::vector<std::pair<std::string, std::string>> recipients;  // address, lowercased domain
+};
+
+struct RateLimit {
+    std::optional<int64_t> per_minute;
+    std::optional<int64_t> per_day;
+};
+
+struct InsertOutcome {
+    std::string id;
+    bool duplicate = false;  // the idempotency key was seen within 24 h: nothing new was stored
+    std::vector<std::pair<std::string, std::string>> recipients;  // address, status
+};
+
+struct BounceRecord {
+    int64_t seq = 0;
+    std::string message_id;
+    std::string recipient;
+    int64_t code = 0;
+    std::string enhanced_code;
+    std::string diagnostic;
+    int64_t bounced_at = 0;
+    std::string kind;  // hard, soft, expired, async, suppressed
+    std::string remote_mta;
+};
+
+struct InboxRecord {
+    std::string id;
+    int64_t seq = 0;
+    int64_t received_at = 0;
+    std::string mail_from;  // envelope
+    std::string rcpt_to;    // envelope
+    std::string from_header, to_header, cc_header, subject, date_header;
+    std::string message_id, in_reply_to, thread_id;
+    std::string raw;
+    bool unread = true;
+    bool has_attachments = false;
+    bool auto_submitted = false;
+    std::string snippet;
+    std::string delivery_key;  // unique: the same delivery stored twice is stored once
+};
+
+struct DueRecipient {
+    std::string message_id;
+    std::string address;
+    std::string domain;
+    int64_t attempts = 0;
+    int64_t queued_at = 0;
+};
+
+struct StoredMessage {
+    std::string id;
+    std::string mail_from;
+    std::string raw;
+    bool smtputf8 = false;
+    std::string message_id_header;
+};
+
+// What one delivery attempt (or a bounce found later) did to one recipient.
+struct RecipientUpdate {
+    std::string message_id;
+    std::string address;
+    std::string status;  // new status
+    bool counts_as_attempt = true;
+    std::optional<int64_t> code;
+    std::string enhanced_code;
+    std::string response;
+    std::string mx_host;
+    std::optional<int64_t> next_attempt_at;  // for deferred
+    int64_t at = 0;
+    std::string event_type;
+    std::string event_detail;
+    std::optional<std::string> bounce_kind;  // set: a bounce record is written
+    std::string remote_mta;
+    bool suppress = false;  // add the address to the suppression list
+};
+
+class AgentStore {
+  public:
+    AgentStore(const std::string& path);
+
+    Result<InsertOutcome> insert_message(const NewMessage& m, const RateLimit& limit,
+                                         int64_t idempotency_window_ms);
+    Result<MessageRecord> message(const std::string& id);
+    Result<StoredMessage> stored_message(const std::string& id);
+    Result<std::vector<BounceRecord>> bounces(std::optional<int64_t> since_ms,
+                                              std::optional<int64_t> after_seq, int limit);
+
+    Status insert_inbox(const InboxRecord& r);
+    Result<std::vector<InboxRecord>> inbox(bool unread_only, std::optional<int64_t> after_seq,
+                                           int limit, std::optional<int64_t> since_ms = {});
+    Result<InboxRecord> inbox_message(const std::string& id, bool mark_read);
+
+    // The delivery queue.
+    Result<std::vector<DueRecipient>> claim_due(const std::string& owner, int64_t now_ms,
+                                                int64_t lease_ms, int limit);
+    Status release(const std::string& owner, const std::vector<DueRecipient>& recipients);
+    Status apply(const std::vector<RecipientUpdate>& updates);
+    // Clears the leases whose owner `dead(owner)` says no longer runs.
+    Status release_leases_if(const std::function<bool(const std::string& owner)>& dead);
+    std::optional<int64_t> next_due_at();
+    Result<int64_t> count_by_status(const std::string& status);
+
+    bool is_suppressed(const std::string& address);
+
+  private:
+    GroupWriter writer_;
+};
+
+}  // namespace ar::store

@@ -1,0 +1,219 @@
+#include "store/control_store.h"
+
+#include <openssl/evp.h>
+
+#include "store/migrate.h"
+
+namespace ar::store {
+
+namespace {
+
+const std::vector<const char*> kControlMigrations = {
+    // 1: the first schema.
+    R"sql(
+    CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE agents(
+        name TEXT PRIMARY KEY,
+        address TEXT NOT NULL UNIQUE,
+        key_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        rate_per_minute INTEGER,
+        rate_per_day INTEGER);
+    CREATE INDEX agents_key_hash ON agents(key_hash);
+    CREATE TABLE dkim_keys(
+        domain TEXT NOT NULL,
+        selector TEXT NOT NULL,
+        algorithm TEXT NOT NULL,
+        private_pem TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY(domain, selector));
+    )sql",
+};
+
+AgentRecord agent_from_row(Stmt& s) {
+    AgentRecord a;
+    a.name = s.text(0);
+    a.address = s.text(1);
+    a.created_at = s.int64(2);
+    a.revoked_at = s.opt_int64(3);
+    a.rate_per_minute = s.opt_int64(4);
+    a.rate_per_day = s.opt_int64(5);
+    return a;
+}
+
+constexpr const char* kAgentCols = "name, address, created_at, revoked_at, rate_per_minute, rate_per_day";
+
+}  // namespace
+
+std::string hash_api_key(const std::string& key) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) {
+        out += hex[md[i] >> 4];
+        out += hex[md[i] & 15];
+    }
+    return out;
+}
+
+ControlStore::ControlStore(const std::string& path)
+    : writer_(path, [](Db& db) { migrate(db, kControlMigrations, "control store"); }) {}
+
+Result<std::unique_ptr<ControlStore>> ControlStore::open(const std::string& data_dir) {
+    try {
+        return std::unique_ptr<ControlStore>(new ControlStore(data_dir + "/control.db"));
+    } catch (const StoreError& e) {
+        return Error{kErrInternal, e.what(), ""};
+    }
+}
+
+std::optional<std::string> ControlStore::setting(const std::string& key) {
+    auto r = writer_.read<std::optional<std::string>>([&](Db& db) {
+        auto s = db.prepare("SELECT value FROM settings WHERE key = ?");
+        s.bind(1, key);
+        return s.step() ? std::optional<std::string>(s.text(0)) : std::nullopt;
+    });
+    return r ? *r : std::nullopt;
+}
+
+Status ControlStore::set_setting(const std::string& key, const std::string& value) {
+    return writer_.write([&](Db& db) {
+        db.prepare("INSERT INTO settings(key, value) VALUES(?, ?) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .bind(1, key)
+            .bind(2, value)
+            .run();
+    });
+}
+
+Result<AgentRecord> ControlStore::create_agent(const std::string& name, const std::string& address,
+                                               const std::string& key_hash, int64_t now_ms) {
+    return writer_.write_value<AgentRecord>([&](Db& db) {
+        auto q = db.prepare("SELECT 1 FROM agents WHERE name = ? OR address = ?");
+        q.bind(1, name).bind(2, address);
+        if (q.step())
+            throw Error{kErrConflict, "an agent named '" + name + "' already exists", "name"};
+        db.prepare("INSERT INTO agents(name, address, key_hash, created_at) VALUES(?, ?, ?, ?)")
+            .bind(1, name)
+            .bind(2, address)
+            .bind(3, key_hash)
+            .bind(4, now_ms)
+            .run();
+        AgentRecord a;
+        a.name = name;
+        a.address = address;
+        a.created_at = now_ms;
+        return a;
+    });
+}
+
+std::vector<AgentRecord> ControlStore::list_agents(bool include_revoked) {
+    auto r = writer_.read<std::vector<AgentRecord>>([&](Db& db) {
+        std::string sql = std::string("SELECT ") + kAgentCols + " FROM agents";
+        if (!include_revoked) sql += " WHERE revoked_at IS NULL";
+        sql += " ORDER BY name";
+        auto s = db.prepare(sql);
+        std::vector<AgentRecord> out;
+        while (s.step()) out.push_back(agent_from_row(s));
+        return out;
+    });
+    return r ? *r : std::vector<AgentRecord>{};
+}
+
+std::optional<AgentRecord> ControlStore::find_agent(const std::string& name) {
+    auto r = writer_.read<std::optional<AgentRecord>>([&](Db& db) {
+        auto s = db.prepare(std::string("SELECT ") + kAgentCols + " FROM agents WHERE name = ?");
+        s.bind(1, name);
+        return s.step() ? std::optional<AgentRecord>(agent_from_row(s)) : std::nullopt;
+    });
+    return r ? *r : std::nullopt;
+}
+
+std::optional<AgentRecord> ControlStore::find_agent_by_key_hash(const std::string& key_hash) {
+    auto r = writer_.read<std::optional<AgentRecord>>([&](Db& db) {
+        auto s = db.prepare(std::string("SELECT ") + kAgentCols +
+                            " FROM agents WHERE key_hash = ? AND revoked_at IS NULL");
+        s.bind(1, key_hash);
+        return s.step() ? std::optional<AgentRecord>(agent_from_row(s)) : std::nullopt;
+    });
+    return r ? *r : std::nullopt;
+}
+
+Status ControlStore::revoke_agent(const std::string& name, int64_t now_ms) {
+    return writer_.write([&](Db& db) {
+        auto s = db.prepare("UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL");
+        s.bind(1, now_ms).bind(2, name).run();
+        if (db.changes() == 0) throw Error{kErrNotFound, "no active agent named '" + name + "'", "name"};
+    });
+}
+
+Status ControlStore::set_key_hash(const std::string& name, const std::string& key_hash) {
+    return writer_.write([&](Db& db) {
+        auto s = db.prepare("UPDATE agents SET key_hash = ? WHERE name = ? AND revoked_at IS NULL");
+        s.bind(1, key_hash).bind(2, name).run();
+        if (db.changes() == 0) throw Error{kErrNotFound, "no active agent named '" + name + "'", "name"};
+    });
+}
+
+Status ControlStore::set_agent_limits(const std::string& name, std::optional<int64_t> per_minute,
+                                      std::optional<int64_t> per_day) {
+    return writer_.write([&](Db& db) {
+        auto s = db.prepare("UPDATE agents SET rate_per_minute = ?, rate_per_day = ? WHERE name = ?");
+        s.bind(1, per_minute).bind(2, per_day).bind(3, name).run();
+        if (db.changes() == 0) throw Error{kErrNotFound, "no agent named '" + name + "'", "name"};
+    });
+}
+
+Status ControlStore::add_dkim_key(const DkimKeyRecord& k) {
+    return writer_.write([&](Db& db) {
+        db.prepare("INSERT INTO dkim_keys(domain, selector, algorithm, private_pem, public_key, state, "
+                   "created_at) VALUES(?, ?, ?, ?, ?, ?, ?)")
+            .bind(1, k.domain)
+            .bind(2, k.selector)
+            .bind(3, k.algorithm)
+            .bind(4, k.private_pem)
+            .bind(5, k.public_key)
+            .bind(6, k.state)
+            .bind(7, k.created_at)
+            .run();
+    });
+}
+
+std::vector<DkimKeyRecord> ControlStore::dkim_keys(const std::string& domain) {
+    auto r = writer_.read<std::vector<DkimKeyRecord>>([&](Db& db) {
+        auto s = db.prepare("SELECT domain, selector, algorithm, private_pem, public_key, state, "
+                            "created_at FROM dkim_keys WHERE domain = ? ORDER BY created_at, selector");
+        s.bind(1, domain);
+        std::vector<DkimKeyRecord> out;
+        while (s.step()) {
+            DkimKeyRecord k;
+            k.domain = s.text(0);
+            k.selector = s.text(1);
+            k.algorithm = s.text(2);
+            k.private_pem = s.text(3);
+            k.public_key = s.text(4);
+            k.state = s.text(5);
+            k.created_at = s.int64(6);
+            out.push_back(std::move(k));
+        }
+        return out;
+    });
+    return r ? *r : std::vector<DkimKeyRecord>{};
+}
+
+Status ControlStore::set_dkim_state(const std::string& domain, const std::string& selector,
+                                    const std::string& state) {
+    return writer_.write([&](Db& db) {
+        auto s = db.prepare("UPDATE dkim_keys SET state = ? WHERE domain = ? AND selector = ?");
+        s.bind(1, state).bind(2, domain).bind(3, selector).run();
+        if (db.changes() == 0)
+            throw Error{kErrNotFound, "no DKIM key " + selector + " for " + domain, "selector"};
+    });
+}
+
+}  // namespace ar::store

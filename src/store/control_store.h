@@ -1,0 +1,70 @@
+// control_store.h: the data dir's control database (DIR/control.db).
+//
+// Holds what is shared by every agent: settings (hosted domain, host name,
+// secrets), the agents with their API keys stored only as SHA-256 hashes, and
+// the DKIM keys per domain and selector. Schema versions are kept in
+// PRAGMA user_version and migrated forward on open.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "store/group_commit.h"
+
+namespace ar::store {
+
+struct AgentRecord {
+    std::string name;
+    std::string address;
+    int64_t created_at = 0;
+    std::optional<int64_t> revoked_at;
+    std::optional<int64_t> rate_per_minute;  // null: the relay's default
+    std::optional<int64_t> rate_per_day;
+};
+
+struct DkimKeyRecord {
+    std::string domain;
+    std::string selector;
+    std::string algorithm;  // "ed25519-sha256" | "rsa-sha256"
+    std::string private_pem;
+    std::string public_key;  // the p= value
+    std::string state;  // "active" (signing), "pending" (to publish, not yet signing),
+                        // "published" (signed until a rotation, kept in DNS), "retired"
+    int64_t created_at = 0;
+};
+
+class ControlStore {
+  public:
+    static Result<std::unique_ptr<ControlStore>> open(const std::string& data_dir);
+
+    std::optional<std::string> setting(const std::string& key);
+    Status set_setting(const std::string& key, const std::string& value);
+
+    Result<AgentRecord> create_agent(const std::string& name, const std::string& address,
+                                     const std::string& key_hash, int64_t now_ms);
+    std::vector<AgentRecord> list_agents(bool include_revoked = false);
+    std::optional<AgentRecord> find_agent(const std::string& name);
+    // Only agents that are not revoked.
+    std::optional<AgentRecord> find_agent_by_key_hash(const std::string& key_hash);
+    Status revoke_agent(const std::string& name, int64_t now_ms);
+    Status set_key_hash(const std::string& name, const std::string& key_hash);
+    Status set_agent_limits(const std::string& name, std::optional<int64_t> per_minute,
+                            std::optional<int64_t> per_day);
+
+    Status add_dkim_key(const DkimKeyRecord& key);
+    std::vector<DkimKeyRecord> dkim_keys(const std::string& domain);
+    Status set_dkim_state(const std::string& domain, const std::string& selector,
+                          const std::string& state);
+
+  private:
+    explicit ControlStore(const std::string& path);
+    GroupWriter writer_;
+};
+
+// SHA-256 of an API key, hex: what the control store keeps instead of the key.
+std::string hash_api_key(const std::string& key);
+
+}  // namespace ar::store

@@ -1,0 +1,90 @@
+// group_commit.h: durable writes that share one commit.
+//
+// A GroupWriter owns the single write connection of one database and a thread.
+// Callers hand it a function; the thread runs every function that is waiting
+// inside one transaction (each in its own savepoint, so one failure does not undo
+// the others), commits once (synchronous=FULL: fsync), and only then wakes the
+// callers. Many concurrent sends thus share one fsync without giving up the
+// promise that "queued" means "on disk".
+//
+// Reads go through a small pool of separate connections (WAL lets them run
+// while the writer writes).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/result.h"
+#include "store/sqlite.h"
+
+namespace ar::store {
+
+class GroupWriter {
+  public:
+    // `prepare` runs once on the write connection before anything else (schema migration).
+    GroupWriter(std::string path, const std::function<void(Db&)>& prepare);
+    ~GroupWriter();
+    GroupWriter(const GroupWriter&) = delete;
+    GroupWriter& operator=(const GroupWriter&) = delete;
+
+    // Runs fn in the next group transaction and returns once it is committed to disk.
+    // A StoreError or ar::Error thrown by fn becomes the returned error; fn's writes are undone.
+    Status write(std::function<void(Db&)> fn);
+
+    // Like write(), returning what fn returns.
+    template <class T> Result<T> write_value(std::function<T(Db&)> fn) {
+        std::optional<T> out;
+        Status st = write([&](Db& db) { out.emplace(fn(db)); });
+        if (!st) return st.error();
+        return std::move(*out);
+    }
+
+    // Runs fn on a pooled read connection (no transaction beyond SQLite's implicit one).
+    template <class T> Result<T> read(const std::function<T(Db&)>& fn) {
+        auto db = acquire_reader();
+        try {
+            T v = fn(*db);
+            release_reader(std::move(db));
+            return v;
+        } catch (const StoreError& e) {
+            release_reader(std::move(db));
+            return Error{kErrInternal, e.what(), ""};
+        } catch (const Error& e) {
+            release_reader(std::move(db));
+            return e;
+        }
+    }
+
+    const std::string& path() const { return path_; }
+
+  private:
+    struct Job {
+        std::function<void(Db&)> fn;
+        std::optional<Error> error;
+        bool done = false;
+    };
+    void run();
+    std::unique_ptr<Db> acquire_reader();
+    void release_reader(std::unique_ptr<Db> db);
+
+    std::string path_;
+    Db db_;
+    std::mutex mu_;
+    std::condition_variable work_cv_;
+    std::condition_variable done_cv_;
+    std::deque<std::shared_ptr<Job>> queue_;
+    bool stopping_ = false;
+    std::thread thread_;
+
+    std::mutex readers_mu_;
+    std::vector<std::unique_ptr<Db>> readers_;
+};
+
+}  // namespace ar::store

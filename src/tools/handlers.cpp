@@ -1,0 +1,289 @@
+#include "tools/handlers.h"
+
+#include <thread>
+
+#include <ctime>
+
+#include "mime/address.h"
+#include "mime/encoding.h"
+
+namespace ar::tools {
+
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> string_or_list(const json& args, const char* key) {
+    std::vector<std::string> out;
+    if (!args.contains(key)) return out;
+    const json& v = args.at(key);
+    if (v.is_string()) out.push_back(v.get<std::string>());
+    else
+        for (const auto& e : v) out.push_back(e.get<std::string>());
+    return out;
+}
+
+std::optional<std::string> opt_string(const json& args, const char* key) {
+    if (!args.contains(key) || args.at(key).is_null()) return std::nullopt;
+    return args.at(key).get<std::string>();
+}
+
+std::string ts(int64_t ms) { return format_rfc3339(ms); }
+
+Result<std::optional<int64_t>> opt_time(const json& args, const char* key) {
+    auto s = opt_string(args, key);
+    if (!s) return std::optional<int64_t>{};
+    int64_t ms = 0;
+    if (!parse_rfc3339(*s, ms))
+        return invalid(key, std::string(key) + " must be an RFC 3339 time like 2026-11-27T21:30:00Z, got '" +
+                                *s + "'");
+    return std::optional<int64_t>(ms);
+}
+
+// The addresses of a header value ("Bob <bob@x>, carol@y" → ["bob@x", "carol@y"]); a value
+// that does not parse is kept whole rather than dropped.
+json addresses(const std::string& header) {
+    json out = json::array();
+    if (header.empty()) return out;
+    auto list = mime::parse_mailbox_list(header);
+    if (!list) {
+        out.push_back(header);
+        return out;
+    }
+    for (const auto& mb : *list) out.push_back(mb.address());
+    return out;
+}
+
+std::string sender_address(const store::InboxRecord& r) {
+    auto list = addresses(r.from_header);
+    if (!list.empty()) return list.front().get<std::string>();
+    return r.mail_from;
+}
+
+// An RFC 5322 Date as RFC 3339, if it can be read.
+std::optional<std::string> rfc3339_date(const std::string& date) {
+    std::string s = date;
+    if (auto comma = s.find(','); comma != std::string::npos) s = s.substr(comma + 1);
+    std::tm tm{};
+    const char* end = strptime(s.c_str(), " %d %b %Y %H:%M:%S %z", &tm);
+    if (!end) return std::nullopt;
+    long offset = tm.tm_gmtoff;
+    int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset;
+    return format_rfc3339(secs * 1000);
+}
+
+json message_summary(const store::InboxRecord& r) {
+    return json{{"id", r.id},
+                {"from", sender_address(r)},
+                {"to", addresses(r.to_header)},
+                {"subject", r.subject},
+                {"received_at", ts(r.received_at)},
+                {"unread", r.unread},
+                {"thread_id", r.thread_id},
+                {"has_attachments", r.has_attachments},
+                {"auto_submitted", r.auto_submitted},
+                {"snippet", r.snippet}};
+}
+
+bool contains_ci(const std::string& hay, const std::string& needle) {
+    auto lower = [](std::string s) {
+        for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return s;
+    };
+    return lower(hay).find(lower(needle)) != std::string::npos;
+}
+
+}  // namespace
+
+void InboxWaiter::notify(const std::string& agent) {
+    {
+        std::lock_guard lk(mu_);
+        ++generations_[agent];
+    }
+    cv_.notify_all();
+}
+
+uint64_t InboxWaiter::generation(const std::string& agent) {
+    std::lock_guard lk(mu_);
+    return generations_[agent];
+}
+
+void InboxWaiter::wait(const std::string& agent, uint64_t seen,
+                       std::chrono::steady_clock::time_point until) {
+    std::unique_lock lk(mu_);
+    cv_.wait_until(lk, until, [&] { return generations_[agent] != seen; });
+}
+
+ToolApi::ToolApi(Relay& relay) : relay_(relay) {
+    relay_.on_inbox([this](const std::string& agent) { waiter_.notify(agent); });
+}
+
+Result<store::AgentRecord> ToolApi::agent_record(const std::string& agent) {
+    auto a = relay_.find_agent(agent);
+    if (!a) return Error{kErrUnauthorized, "agent '" + agent + "' does not exist or was revoked", ""};
+    return *a;
+}
+
+Result<json> ToolApi::send_email(const std::string& agent, const json& args) {
+    auto a = agent_record(agent);
+    if (!a) return a.error();
+    SendRequest req;
+    req.to = string_or_list(args, "to");
+    req.cc = string_or_list(args, "cc");
+    req.bcc = string_or_list(args, "bcc");
+    req.subject = args.value("subject", "");
+    req.text = opt_string(args, "text");
+    req.html = opt_string(args, "html");
+    req.reply_to = opt_string(args, "reply_to");
+    req.in_reply_to = opt_string(args, "in_reply_to");
+    req.idempotency_key = opt_string(args, "idempotency_key");
+    if (args.contains("headers"))
+        for (const auto& [k, v] : args.at("headers").items()) req.headers.emplace_back(k, v.get<std::string>());
+    if (args.contains("attachments"))
+        for (const auto& att : args.at("attachments"))
+            req.attachments.push_back(AttachmentIn{att.value("filename", ""), att.value("content_type", ""),
+                                                   att.value("content_base64", "")});
+    auto r = relay_.send(*a, req);
+    if (!r) return r.error();
+    json recipients = json::array();
+    for (const auto& rs : r->recipients) recipients.push_back({{"address", rs.address}, {"status", rs.status}});
+    return json{{"message_id", r->message_id}, {"status", r->status}, {"recipients", recipients}};
+}
+
+Result<json> ToolApi::check_status(const std::string& agent, const json& args) {
+    auto a = agent_record(agent);
+    if (!a) return a.error();
+    auto m = relay_.status(*a, args.value("message_id", ""));
+    if (!m) return m.error();
+    json recipients = json::array();
+    for (const auto& r : m->recipients) {
+        json j{{"address", r.address}, {"status", r.status}, {"attempts", r.attempts}};
+        if (r.last_code) j["last_code"] = *r.last_code;
+        if (!r.last_enhanced_code.empty()) j["last_enhanced_code"] = r.last_enhanced_code;
+        if (!r.last_response.empty()) j["last_response"] = r.last_response;
+        if (r.next_attempt_at && (r.status == store::kQueued || r.status == store::kDeferred))
+            j["next_attempt_at"] = ts(*r.next_attempt_at);
+        if (r.delivered_at) j["delivered_at"] = ts(*r.delivered_at);
+        if (!r.mx_host.empty()) j["mx_host"] = r.mx_host;
+        recipients.push_back(std::move(j));
+    }
+    json events = json::array();
+    for (const auto& e : m->events) {
+        json j{{"at", ts(e.at)}, {"type", e.type}, {"detail", e.detail}};
+        if (!e.recipient.empty()) j["recipient"] = e.recipient;
+        events.push_back(std::move(j));
+    }
+    return json{{"message_id", m->id},
+                {"status", store::message_status(m->recipients)},
+                {"subject", m->subject},
+                {"created_at", ts(m->created_at)},
+                {"recipients", recipients},
+                {"events", events}};
+}
+
+Result<json> ToolApi::list_bounces(const std::string& agent, const json& args) {
+    auto a = agent_record(agent);
+    if (!a) return a.error();
+    auto since = opt_time(args, "since");
+    if (!since) return since.error();
+    auto page = relay_.bounces(*a, *since, args.value("limit", 20), opt_string(args, "cursor"));
+    if (!page) return page.error();
+    json bounces = json::array();
+    for (const auto& b : page->bounces) {
+        json j{{"message_id", b.message_id}, {"recipient", b.recipient},     {"code", b.code},
+               {"enhanced_code", b.enhanced_code}, {"diagnostic", b.diagnostic},
+               {"bounced_at", ts(b.bounced_at)},   {"kind", b.kind}};
+        if (!b.remote_mta.empty()) j["remote_mta"] = b.remote_mta;
+        bounces.push_back(std::move(j));
+    }
+    json out{{"bounces", bounces}};
+    if (page->next_cursor) out["next_cursor"] = *page->next_cursor;
+    return out;
+}
+
+Result<json> ToolApi::list_messages(const std::string& agent, const json& args) {
+    auto a = agent_record(agent);
+    if (!a) return a.error();
+    auto page = relay_.inbox(*a, args.value("unread_only", false), args.value("limit", 20),
+                             opt_string(args, "cursor"));
+    if (!page) return page.error();
+    json messages = json::array();
+    for (const auto& m : page->messages) messages.push_back(message_summary(m));
+    json out{{"messages", messages}};
+    if (page->next_cursor) out["next_cursor"] = *page->next_cursor;
+    return out;
+}
+
+Result<json> ToolApi::read_message(const std::string& agent, const json& args) {
+    auto a = agent_record(agent);
+    if (!a) return a.error();
+    bool with_content = args.value("include_attachments", false);
+    auto m = relay_.read(*a, args.value("id", ""), with_content);
+    if (!m) return m.error();
+    const auto& r = m->record;
+    json attachments = json::array();
+    for (const auto& att : m->attachments) {
+        json j{{"filename", att.filename}, {"content_type", att.content_type}, {"size", att.size}};
+        if (with_content) j["content_base64"] = mime::base64_encode(att.content);
+        attachments.push_back(std::move(j));
+    }
+    json out{{"id", r.id},
+             {"from", sender_address(r)},
+             {"to", addresses(r.to_header)},
+             {"subject", r.subject},
+             {"received_at", ts(r.received_at)},
+             {"thread_id", r.thread_id},
+             {"text", m->text},
+             {"auto_submitted", r.auto_submitted},
+             {"attachments", attachments}};
+    if (!r.cc_header.empty()) out["cc"] = addresses(r.cc_header);
+    if (auto date = rfc3339_date(r.date_header)) out["date"] = *date;
+    if (!r.message_id.empty()) out["message_id"] = r.message_id;
+    if (!r.in_reply_to.empty()) out["in_reply_to"] = r.in_reply_to;
+    if (!m->html.empty()) out["html"] = m->html;
+    return out;
+}
+
+Result<json> ToolApi::wait_for_message(const std::string& agent, const json& args) {
+    auto a = agent_record(agent);
+    if (!a) return a.error();
+    auto since = opt_time(args, "since");
+    if (!since) return since.error();
+    std::string from = args.value("from", "");
+    std::string subject = args.value("subject_contains", "");
+    int timeout_s = args.value("timeout_seconds", 30);
+    int64_t since_ms = since->value_or(relay_.clock().now_ms());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    auto store = relay_.data().agent_store(a->name);
+    if (!store) return store.error();
+    std::optional<int64_t> after;
+    for (;;) {
+        uint64_t gen = waiter_.generation(a->name);
+        auto rows = (*store)->inbox(false, after, 200, since_ms);
+        if (!rows) return rows.error();
+        for (const auto& r : *rows) {
+            after = r.seq;
+            if (!from.empty() && !contains_ci(r.from_header, from) && !contains_ci(r.mail_from, from))
+                continue;
+            if (!subject.empty() && !contains_ci(r.subject, subject)) continue;
+            return json{{"message", message_summary(r)}, {"timed_out", false}};
+        }
+        if (!rows->empty()) continue;  // a full page: read on before waiting
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) return json{{"message", nullptr}, {"timed_out", true}};
+        // Woken at once by mail stored in this process; polls for mail another process stored.
+        waiter_.wait(a->name, gen, std::min(deadline, now + std::chrono::milliseconds(250)));
+    }
+}
+
+void ToolApi::register_all(ToolRegistry& registry) {
+    registry.set_handler("send_email", [this](const std::string& a, const json& j) { return send_email(a, j); });
+    registry.set_handler("check_status", [this](const std::string& a, const json& j) { return check_status(a, j); });
+    registry.set_handler("list_bounces", [this](const std::string& a, const json& j) { return list_bounces(a, j); });
+    registry.set_handler("list_messages", [this](const std::string& a, const json& j) { return list_messages(a, j); });
+    registry.set_handler("read_message", [this](const std::string& a, const json& j) { return read_message(a, j); });
+    registry.set_handler("wait_for_message",
+                         [this](const std::string& a, const json& j) { return wait_for_message(a, j); });
+}
+
+}  // namespace ar::tools

@@ -1,0 +1,207 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "store/agent_store.h"
+#include "store/control_store.h"
+#include "store/data_dir.h"
+#include "temp_dir.h"
+
+using namespace ar::store;
+
+namespace {
+NewMessage make_message(const std::string& id, int64_t at, std::vector<std::string> rcpts = {"a@example.test"}) {
+    NewMessage m;
+    m.id = id;
+    m.message_id_header = "<" + id + "@agents.test>";
+    m.subject = "s";
+    m.mail_from = "bot@agents.test";
+    m.raw = "Subject: s\r\n\r\nhello\r\n";
+    m.created_at = at;
+    for (auto& r : rcpts) m.recipients.emplace_back(r, r.substr(r.find('@') + 1));
+    return m;
+}
+}  // namespace
+
+TEST_CASE("agent names are safe local parts", "[store]") {
+    CHECK(valid_agent_name("bot"));
+    CHECK(valid_agent_name("sales-bot.eu_1"));
+    CHECK_FALSE(valid_agent_name(""));
+    CHECK_FALSE(valid_agent_name("Bot"));
+    CHECK_FALSE(valid_agent_name("-bot"));
+    CHECK_FALSE(valid_agent_name("bot."));
+    CHECK_FALSE(valid_agent_name("a..b"));
+    CHECK_FALSE(valid_agent_name("../etc"));
+    CHECK_FALSE(valid_agent_name(std::string(65, 'a')));
+}
+
+TEST_CASE("the control store keeps only key hashes and finds agents by them", "[store]") {
+    TempDir dir;
+    auto data = DataDir::create(dir.path, "agents.test");
+    REQUIRE(data);
+    auto& control = (*data)->control();
+    REQUIRE(control.create_agent("bot", "bot@agents.test", hash_api_key("secret-key"), 1000));
+    auto again = control.create_agent("bot", "bot@agents.test", hash_api_key("other"), 1000);
+    REQUIRE_FALSE(again);
+    CHECK(again.error().code == ar::kErrConflict);
+    CHECK(control.find_agent_by_key_hash(hash_api_key("secret-key"))->name == "bot");
+    CHECK_FALSE(control.find_agent_by_key_hash(hash_api_key("wrong")));
+    REQUIRE(control.revoke_agent("bot", 2000));
+    CHECK_FALSE(control.find_agent_by_key_hash(hash_api_key("secret-key")));
+    CHECK(hash_api_key("x").size() == 64);
+
+    // A second open of the same dir sees the same domain; a different domain is refused.
+    auto reopened = DataDir::open(dir.path);
+    REQUIRE(reopened);
+    CHECK((*reopened)->domain() == "agents.test");
+    auto other = DataDir::create(dir.path, "other.test");
+    REQUIRE_FALSE(other);
+    CHECK(other.error().code == ar::kErrConflict);
+}
+
+TEST_CASE("concurrent writes share commits and all land", "[store]") {
+    TempDir dir;
+    AgentStore store(dir.path + "/a.db");
+    constexpr int kThreads = 16, kEach = 25;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kEach; ++i) {
+                auto r = store.insert_message(make_message("m_" + std::to_string(t) + "_" + std::to_string(i), 1000),
+                                              {}, 86400000);
+                if (!r) ++failures;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(failures == 0);
+    auto n = store.count_by_status(kQueued);
+    REQUIRE(n);
+    CHECK(*n == kThreads * kEach);
+    // A reader on a fresh connection sees them: they were committed.
+    AgentStore reopened(dir.path + "/a.db");
+    CHECK(*reopened.count_by_status(kQueued) == kThreads * kEach);
+}
+
+TEST_CASE("an idempotency key returns the first message within the window", "[store]") {
+    TempDir dir;
+    AgentStore store(dir.path + "/a.db");
+    auto m1 = make_message("m_1", 1000);
+    m1.idempotency_key = "order-42";
+    auto first = store.insert_message(m1, {}, 86400000);
+    REQUIRE(first);
+    CHECK_FALSE(first->duplicate);
+    auto m2 = make_message("m_2", 2000);
+    m2.idempotency_key = "order-42";
+    auto second = store.insert_message(m2, {}, 86400000);
+    REQUIRE(second);
+    CHECK(second->duplicate);
+    CHECK(second->id == "m_1");
+    CHECK_FALSE(store.message("m_2"));
+    // After the window the key is free again.
+    auto m3 = make_message("m_3", 1000 + 86400000 + 1);
+    m3.idempotency_key = "order-42";
+    auto third = store.insert_message(m3, {}, 86400000);
+    REQUIRE(third);
+    CHECK_FALSE(third->duplicate);
+    CHECK(third->id == "m_3");
+}
+
+TEST_CASE("the per-agent rate limit refuses and stores nothing", "[store]") {
+    TempDir dir;
+    AgentStore store(dir.path + "/a.db");
+    RateLimit limit{2, std::nullopt};
+    REQUIRE(store.insert_message(make_message("m_1", 10'000), limit, 1));
+    REQUIRE(store.insert_message(make_message("m_2", 20'000), limit, 1));
+    auto third = store.insert_message(make_message("m_3", 30'000), limit, 1);
+    REQUIRE_FALSE(third);
+    CHECK(third.error().code == ar::kErrRateLimited);
+    CHECK(third.error().retry_after_s == 40);  // the first send leaves the window at 70 s
+    CHECK_FALSE(store.message("m_3"));
+    CHECK(store.insert_message(make_message("m_4", 71'000), limit, 1));
+}
+
+TEST_CASE("due recipients are claimed once, under a lease", "[store]") {
+    TempDir dir;
+    AgentStore a(dir.path + "/a.db");
+    AgentStore b(dir.path + "/a.db");  // a second process on the same file
+    REQUIRE(a.insert_message(make_message("m_1", 1000, {"x@one.test", "y@one.test"}), {}, 1));
+    auto first = a.claim_due("p1", 2000, 60000, 100);
+    REQUIRE(first);
+    CHECK(first->size() == 2);
+    auto second = b.claim_due("p2", 2000, 60000, 100);
+    REQUIRE(second);
+    CHECK(second->empty());
+    // A lease that ran out is claimable again.
+    auto later = b.claim_due("p2", 70000, 60000, 100);
+    REQUIRE(later);
+    CHECK(later->size() == 2);
+    // A dead owner's leases are released at once.
+    REQUIRE(b.release_leases_if([](const std::string& owner) { return owner == "p2"; }));
+    auto third = a.claim_due("p1", 70001, 60000, 100);
+    REQUIRE(third);
+    CHECK(third->size() == 2);
+}
+
+TEST_CASE("outcomes update recipients, bounces and the suppression list", "[store]") {
+    TempDir dir;
+    AgentStore s(dir.path + "/a.db");
+    REQUIRE(s.insert_message(make_message("m_1", 1000, {"ok@one.test", "gone@one.test", "later@one.test"}), {}, 1));
+    std::vector<RecipientUpdate> ups(3);
+    for (auto& u : ups) {
+        u.message_id = "m_1";
+        u.at = 5000;
+    }
+    ups[0].address = "ok@one.test";
+    ups[0].status = kDelivered;
+    ups[0].code = 250;
+    ups[0].event_type = "delivered";
+    ups[1].address = "gone@one.test";
+    ups[1].status = kBounced;
+    ups[1].code = 550;
+    ups[1].enhanced_code = "5.1.1";
+    ups[1].response = "550 5.1.1 no such user";
+    ups[1].bounce_kind = "hard";
+    ups[1].suppress = true;
+    ups[1].event_type = "bounced";
+    ups[2].address = "later@one.test";
+    ups[2].status = kDeferred;
+    ups[2].code = 451;
+    ups[2].next_attempt_at = 9000;
+    ups[2].event_type = "deferred";
+    REQUIRE(s.apply(ups));
+    auto m = s.message("m_1");
+    REQUIRE(m);
+    CHECK(message_status(m->recipients) == kDeferred);
+    CHECK(m->recipients[0].delivered_at == 5000);
+    CHECK(m->recipients[1].attempts == 1);
+    CHECK(m->recipients[2].next_attempt_at == 9000);
+    auto bounces = s.bounces(std::nullopt, std::nullopt, 10);
+    REQUIRE(bounces);
+    REQUIRE(bounces->size() == 1);
+    CHECK((*bounces)[0].recipient == "gone@one.test");
+    CHECK((*bounces)[0].enhanced_code == "5.1.1");
+    CHECK(s.is_suppressed("GONE@one.test"));
+    // A later send to the suppressed address is not attempted.
+    auto again = s.insert_message(make_message("m_2", 6000, {"gone@one.test"}), {}, 1);
+    REQUIRE(again);
+    CHECK(again->recipients[0].second == kSuppressed);
+    auto m2 = s.message("m_2");
+    CHECK(message_status(m2->recipients) == kSuppressed);
+}
+
+TEST_CASE("a message's status follows its recipients", "[store]") {
+    auto r = [](const char* s) {
+        RecipientRecord x;
+        x.status = s;
+        return x;
+    };
+    CHECK(message_status({r(kQueued), r(kDelivered)}) == kQueued);
+    CHECK(message_status({r(kDeferred), r(kQueued)}) == kDeferred);
+    CHECK(message_status({r(kDelivered), r(kDelivered)}) == kDelivered);
+    CHECK(message_status({r(kDelivered), r(kBounced)}) == "partially_delivered");
+    CHECK(message_status({r(kBounced), r(kSuppressed)}) == kBounced);
+    CHECK(message_status({r(kSuppressed)}) == kSuppressed);
+}
