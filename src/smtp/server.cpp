@@ -92,7 +92,8 @@ void AuthThrottle::forget_expired(Clock::time_point now) {
 // ---------------------------------------------------------------------------------------------
 // Server state shared by the accept loop and the sessions
 
-class Session;
+// One SMTP conversation (named apart from the client's smtp::Session: one name, one class).
+class ServerSession;
 
 struct Server::Impl {
     Impl(asio::any_io_executor executor, tcp::endpoint endpoint, ListenerKind k, std::string host,
@@ -116,7 +117,7 @@ struct Server::Impl {
     std::atomic<size_t> active{0};
     std::atomic<bool> stopped{false};
     std::mutex mu; // guards sessions
-    std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions;
+    std::unordered_map<uint64_t, std::weak_ptr<ServerSession>> sessions;
     uint64_t next_id = 0;
 };
 
@@ -145,9 +146,9 @@ asio::ip::address plain_address(const asio::ip::address& a) {
 
 // One SMTP conversation. run() is the whole dialogue; everything else is a step of it. All of a
 // session's work happens on its socket's strand.
-class Session : public std::enable_shared_from_this<Session> {
+class ServerSession : public std::enable_shared_from_this<ServerSession> {
   public:
-    Session(std::shared_ptr<Server::Impl> server, tcp::socket socket, uint64_t id, bool busy)
+    ServerSession(std::shared_ptr<Server::Impl> server, tcp::socket socket, uint64_t id, bool busy)
         : server_(std::move(server)), limits_(server_->limits), socket_(std::move(socket)),
           timer_(socket_.get_executor()), delay_(socket_.get_executor()), id_(id), busy_(busy) {
         ctx_.kind = server_->kind;
@@ -797,12 +798,12 @@ awaitable<void> accept_loop(std::shared_ptr<Server::Impl> impl) {
             co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
             continue;
         }
-        std::shared_ptr<Session> session;
+        std::shared_ptr<ServerSession> session;
         {
             std::lock_guard lock(impl->mu);
             bool busy = impl->active >= impl->limits.max_sessions;
             uint64_t id = impl->next_id++;
-            session = std::make_shared<Session>(impl, std::move(socket), id, busy);
+            session = std::make_shared<ServerSession>(impl, std::move(socket), id, busy);
             impl->sessions.emplace(id, session);
             impl->active += 1;
         }
@@ -840,7 +841,7 @@ void Server::stop() {
         impl->stopped = true;
         asio::error_code ec;
         impl->acceptor.close(ec);
-        std::vector<std::shared_ptr<Session>> live;
+        std::vector<std::shared_ptr<ServerSession>> live;
         {
             std::lock_guard lock(impl->mu);
             for (auto& [id, weak] : impl->sessions)
