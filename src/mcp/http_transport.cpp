@@ -151,7 +151,7 @@ class HttpEndpoint {
 
     void get(const httplib::Request& req, httplib::Response& res) {
         if (!admit(req, res)) return;
-        res.set_header("Allow", options_.sessions ? "POST, DELETE" : "POST");
+        res.set_header("Allow", keeps_sessions_for(req) ? "POST, DELETE" : "POST");
         reply_error(res, 405, rpc::kInvalidRequest,
                     "Method Not Allowed: this server opens no server-initiated stream; POST "
                     "messages to this endpoint");
@@ -160,10 +160,14 @@ class HttpEndpoint {
     void del(const httplib::Request& req, httplib::Response& res) {
         auto agent = admit(req, res);
         if (!agent) return;
-        if (!options_.sessions) {
+        if (!keeps_sessions_for(req)) {
             res.set_header("Allow", "POST");
             return reply_error(res, 405, rpc::kInvalidRequest,
-                               "Method Not Allowed: this server keeps no sessions");
+                               options_.sessions
+                                   ? "Method Not Allowed: protocol revision " +
+                                         req.get_header_value("MCP-Protocol-Version") +
+                                         " has no sessions"
+                                   : "Method Not Allowed: this server keeps no sessions");
         }
         std::string sid = req.get_header_value("Mcp-Session-Id");
         if (sid.empty())
@@ -178,6 +182,13 @@ class HttpEndpoint {
     }
 
   private:
+    // Whether this request's era has sessions: 2026-07-28 (named by MCP-Protocol-Version, as it
+    // is on a GET or DELETE without a body) has none, so DELETE is 405 there, not 400.
+    bool keeps_sessions_for(const httplib::Request& req) const {
+        return options_.sessions &&
+               !is_modern_version(req.get_header_value("MCP-Protocol-Version"));
+    }
+
     // Origin and bearer key; on failure writes the response and returns nullopt.
     std::optional<std::string> admit(const httplib::Request& req, httplib::Response& res) {
         if (req.has_header("Origin") && !origin_allowed(req.get_header_value("Origin"), options_)) {

@@ -308,6 +308,17 @@ TEST_CASE("HTTP: 2026-07-28 requests are stateless and header-checked", "[mcp][h
     CHECK(stray->status == 400);
     CHECK(body_of(stray)["error"]["code"] == -32020);
 
+    // No GET stream and no sessions to DELETE in this era, even on a server that keeps them for
+    // handshake-era clients.
+    httplib::Headers bare = {{"MCP-Protocol-Version", "2026-07-28"},
+                             {"Authorization", "Bearer key-alice"}};
+    auto get = f.client().Get("/mcp", bare);
+    CHECK(get->status == 405);
+    CHECK(get->get_header_value("Allow") == "POST");
+    auto del = f.client().Delete("/mcp", bare);
+    CHECK(del->status == 405);
+    CHECK(del->get_header_value("Allow") == "POST");
+
     // The key still decides the agent.
     auto bob = f.post(call, call_headers, "key-bob");
     CHECK(body_of(bob)["result"]["structuredContent"]["next_cursor"] == "bob");

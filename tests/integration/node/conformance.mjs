@@ -13,94 +13,19 @@
 //   --address A       the stdio agent's address     (needed with --key)
 //   --url URL         a running server's MCP endpoint (default: start `agentrelay serve --http`)
 // Exits 0 when every check passed; otherwise prints the failed step and exits 1.
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
-const TOOLS = ['check_status', 'list_bounces', 'list_messages', 'read_message', 'send_email', 'wait_for_message'];
-const DOMAIN = 'agents.test';
-
-let step = 'start';
-const cleanups = [];
-const serverLogs = [];  // () => text, shown when a check fails
-
-function fail(message) {
-    throw new Error(message);
-}
-
-function check(condition, message) {
-    if (!condition) fail(message);
-}
-
-function log(message) {
-    process.stderr.write(`conformance: ${message}\n`);
-}
-
-function agentrelay(args) {
-    return execFileSync(process.env.AGENTRELAY_BIN, args, { encoding: 'utf8', timeout: 60000 });
-}
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = createServer();
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
-
-// Polls until fn() resolves truthy, or fails at the deadline.
-async function waitFor(fn, what, timeoutMs = 15000) {
-    const deadline = Date.now() + timeoutMs;
-    let last;
-    while (Date.now() < deadline) {
-        try {
-            last = await fn();
-            if (last) return last;
-        } catch (e) {
-            last = e;
-        }
-        await new Promise(r => setTimeout(r, 50));
-    }
-    fail(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
-}
-
-async function startServe(dataDir) {
-    const port = await freePort();
-    const child = spawn(process.env.AGENTRELAY_BIN, ['serve', '--data', dataDir, '--http', `127.0.0.1:${port}`], {
-        stdio: ['ignore', 'ignore', 'pipe']
-    });
-    let stderr = '';
-    child.stderr.on('data', d => (stderr += d));
-    serverLogs.push(() => `agentrelay serve stderr:\n${stderr}`);
-    cleanups.push(() => child.kill('SIGTERM'));
-    const base = `http://127.0.0.1:${port}`;
-    await waitFor(async () => {
-        if (child.exitCode !== null) fail(`agentrelay serve exited ${child.exitCode}: ${stderr}`);
-        return (await fetch(`${base}/healthz`)).ok;
-    }, 'agentrelay serve to answer /healthz');
-    return `${base}/mcp`;
-}
-
-function newAgent(dataDir, prefix) {
-    const name = `${prefix}${Math.random().toString(36).slice(2, 8)}`;
-    const agent = JSON.parse(agentrelay(['agent', 'create', name, '--data', dataDir]));
-    check(agent.api_key && agent.address, `agent create printed ${JSON.stringify(agent)}`);
-    return agent;
-}
+import {
+    TOOLS, check, checkOutputValidation, fail, freshDataDir, log, newAgent, run, startServe, state, tapTransport, uniqueSubject
+} from './lib.mjs';
 
 // Calls a tool; a result with isError fails the step with the tool's message.
 async function call(client, name, args) {
-    step = `${client.label}: ${name}`;
+    state.step = `${client.label}: ${name}`;
     const result = await client.callTool({ name, arguments: args });
     if (result.isError) fail(`${name} returned isError: ${result.content?.map(c => c.text).join(' ')}`);
     check(result.structuredContent, `${name} returned no structuredContent`);
@@ -112,7 +37,7 @@ async function call(client, name, args) {
 }
 
 async function listTools(client) {
-    step = `${client.label}: tools/list`;
+    state.step = `${client.label}: tools/list`;
     const { tools } = await client.listTools();  // also arms the SDK's outputSchema checks
     const names = tools.map(t => t.name).sort();
     check(JSON.stringify(names) === JSON.stringify(TOOLS), `tools/list gave ${names.join(', ')}`);
@@ -125,13 +50,13 @@ async function listTools(client) {
 }
 
 async function checkErrors(client, peerAddress) {
-    step = `${client.label}: invalid arguments`;
+    state.step = `${client.label}: invalid arguments`;
     const bad = await client.callTool({ name: 'send_email', arguments: { to: [peerAddress, 42], subject: 'x' } });
     check(bad.isError === true, 'send_email with a number in `to` did not return isError');
     const text = bad.content?.map(c => c.text).join(' ') ?? '';
     check(text.includes('to[1]'), `the validation message does not name to[1]: ${text}`);
 
-    step = `${client.label}: unknown tool`;
+    state.step = `${client.label}: unknown tool`;
     let threw = null;
     try {
         await client.callTool({ name: 'no_such_tool', arguments: {} });
@@ -140,14 +65,14 @@ async function checkErrors(client, peerAddress) {
     }
     check(threw && threw.code === -32602, `an unknown tool did not give JSON-RPC error -32602 (${threw})`);
 
-    step = `${client.label}: check_status of an unknown message`;
+    state.step = `${client.label}: check_status of an unknown message`;
     const missing = await client.callTool({ name: 'check_status', arguments: { message_id: 'no-such-message' } });
     check(missing.isError === true, 'check_status of an unknown message id did not return isError');
 }
 
 // Sends mail from `sender` to `recipient`, checks status and bounces; returns the token subject.
 async function sendAndTrack(sender, recipientAddress, extra = {}) {
-    const subject = `conformance ${sender.label} ${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    const subject = uniqueSubject(sender.label);
     const sent = await call(sender, 'send_email', {
         to: recipientAddress,
         subject,
@@ -193,7 +118,7 @@ async function receive(client, subject, since) {
 }
 
 async function connectStdio(dataDir, key) {
-    step = 'stdio: connect';
+    state.step = 'stdio: connect';
     const transport = new StdioClientTransport({
         command: process.env.AGENTRELAY_BIN,
         args: ['mcp', '--data', dataDir],
@@ -204,21 +129,23 @@ async function connectStdio(dataDir, key) {
     transport.stderr?.on('data', d => (stderr += d));
     const client = new Client({ name: 'agentrelay-conformance', version: '1.0.0' });
     client.label = 'stdio';
-    serverLogs.push(() => `agentrelay mcp stderr:\n${stderr}`);
+    client.tap = tapTransport(transport);
+    state.serverLogs.push(() => `agentrelay mcp stderr:\n${stderr}`);
     await client.connect(transport);
-    cleanups.push(() => client.close());
+    state.cleanups.push(() => client.close());
     return client;
 }
 
 async function connectHttp(url, key) {
-    step = 'http: connect';
+    state.step = 'http: connect';
     const transport = new StreamableHTTPClientTransport(new URL(url), {
         requestInit: { headers: { Authorization: `Bearer ${key}` } }
     });
     const client = new Client({ name: 'agentrelay-conformance', version: '1.0.0' });
     client.label = 'http';
+    client.tap = tapTransport(transport);
     await client.connect(transport);
-    cleanups.push(async () => {
+    state.cleanups.push(async () => {
         await transport.terminateSession().catch(() => {});
         await client.close();
     });
@@ -226,7 +153,7 @@ async function connectHttp(url, key) {
 }
 
 async function checkHttpAuth(url) {
-    step = 'http: request without a key';
+    state.step = 'http: request without a key';
     const res = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
@@ -247,15 +174,8 @@ async function main() {
             url: { type: 'string' }
         }
     });
-    check(process.env.AGENTRELAY_BIN, 'set AGENTRELAY_BIN to the agentrelay binary');
-
-    step = 'set-up';
-    let dataDir = opt.data;
-    if (!dataDir) {
-        dataDir = mkdtempSync(join(tmpdir(), 'agentrelay-conformance-'));
-        cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-        agentrelay(['init', '--data', dataDir, '--domain', DOMAIN]);
-    }
+    state.step = 'set-up';
+    const dataDir = opt.data ?? freshDataDir();
     const me = opt.key || process.env.AGENTRELAY_KEY
         ? { api_key: opt.key || process.env.AGENTRELAY_KEY, address: opt.address }
         : newAgent(dataDir, 'conf-a-');
@@ -281,31 +201,14 @@ async function main() {
 
     await checkErrors(stdio, peer.address);
     await checkErrors(http, me.address);
+    await checkOutputValidation(stdio, stdio.tap);
+    await checkOutputValidation(http, http.tap);
 
-    step = 'stdio: ping';
+    state.step = 'stdio: ping';
     await stdio.ping();
-    step = 'http: ping';
+    state.step = 'http: ping';
     await http.ping();
-    log('all checks passed (stdio and Streamable HTTP, every tool)');
+    log('conformance', 'all checks passed (stdio and Streamable HTTP, every tool)');
 }
 
-async function cleanup() {
-    for (const fn of cleanups.reverse()) {
-        try {
-            await fn();
-        } catch {
-            // best effort: the verdict is already made
-        }
-    }
-}
-
-try {
-    await main();
-    await cleanup();
-    process.exit(0);
-} catch (e) {
-    log(`FAIL at ${step}: ${e?.message ?? e}`);
-    for (const text of serverLogs) process.stderr.write(`${text().slice(-4000)}\n`);
-    await cleanup();
-    process.exit(1);
-}
+await run('conformance', main);
