@@ -388,6 +388,10 @@ struct Engine::Impl {
                 hops.push_back({h.host, cfg.smtp_port});
             }
         }
+        // A domain with a policy of its own has a destination of its own: sharing one with
+        // another domain on the same hosts would send its mail under the other's TLS policy
+        // and limits (the destination's policy is set when it is made).
+        if (cfg.policies.count(job->domain)) key += "|" + job->domain;
         auto& dest = destinations[key];
         if (!dest) {
             dest = std::make_shared<Destination>();

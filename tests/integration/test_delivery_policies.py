@@ -317,6 +317,21 @@ class TlsPolicyTest(PolicyTest):
         self.assertTrue(receiver.messages()[0][0]["tls"])
 
 
+    def test_a_domain_sharing_mx_hosts_keeps_its_own_policy(self):
+        # Both domains use the same MX host (as hosted mail does); only bank.test asks for verify.
+        receiver = self.receiver("--tls")
+        dns = self.dnsmasq(["--mx-host=shared.test,mx.shared.test,10", "--mx-host=bank.test,mx.shared.test,10",
+                            "--host-record=mx.shared.test,127.0.0.1"])
+        relay = self.relay(dns, receiver.port, {"destinations": {"bank.test": {"tls": "verify"}}},
+                           ["--retry-initial", "1m"])
+        relay.wait_status(relay.send(to="x@shared.test", subject="shared", text="x"), "delivered")
+        # The connection that carried it idles (2 s), unverified: bank.test's mail must not use it.
+        st = relay.wait_attempted(relay.send(to="y@bank.test", subject="bank", text="x"))
+        self.assertEqual(st["status"], "deferred", st)
+        self.assertIn("certificate", st["recipients"][0]["last_response"].lower())
+        self.assertEqual([env["rcpt_tos"] for env, _ in receiver.messages()], [["x@shared.test"]])
+
+
 class MxFalloverTest(PolicyTest):
     def test_4xx_greeting_and_unreachable_mx_fall_over_to_the_next(self):
         good = self.receiver()  # 127.0.0.1 only
