@@ -253,6 +253,10 @@ class Smtputf8Test(PolicyTest):
         st = relay.wait_status(mid, "bounced")
         self.assertEqual(st["recipients"][0]["last_enhanced_code"], "5.6.7", st)
         self.assertEqual(receiver.messages(), [])
+        # The address is fine, the server is not: it is not suppressed.
+        status, _, again = relay.post(to="jürgen@ascii.test", subject="again", text="x")
+        self.assertEqual(status, 202, again)
+        self.assertEqual(again["recipients"][0]["status"], "queued")
 
 
 class SmarthostTest(PolicyTest):
