@@ -1,6 +1,7 @@
-// admin.cpp: `init`, `agent create|list|revoke|rotate`.
+// admin.cpp: `init`, `agent create|list|revoke|rotate|limits`.
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <filesystem>
 #include <iostream>
 
@@ -27,15 +28,38 @@ constexpr const char* kAgentHelp = R"(usage: agentrelay agent create NAME --data
        agentrelay agent list --data DIR
        agentrelay agent revoke NAME --data DIR
        agentrelay agent rotate NAME --data DIR
+       agentrelay agent limits NAME [--per-minute N|default] [--per-day N|default] --data DIR
 
 create  makes an agent NAME@DOMAIN and prints {"name", "address", "api_key"}; the key is shown
         once and stored only as a hash. It is also the agent's SMTP AUTH password.
 list    prints the agents as JSON, one object a line.
 revoke  disables the agent's key at once.
 rotate  replaces the agent's key and prints the new one.
+limits  sets how many messages the agent may send per minute and per day (its own limits win
+        over the relay's rate_per_minute/rate_per_day defaults; "default" goes back to them; a
+        flag left out keeps its value) and prints them; null means the relay's default.
 )";
 
 std::string new_api_key() { return "ar_" + random_token(32); }
+
+// "--per-minute N": a positive count, or "default" (nullopt: the relay's default applies).
+Result<std::optional<int64_t>> parse_limit(const std::string& flag, const std::string& value) {
+    if (value == "default") return std::optional<int64_t>{};
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || p != value.data() + value.size() || n < 1)
+        return invalid(flag, "--" + flag +
+                                 " takes a number of messages (1 or more) or 'default', got '" +
+                                 value + "'");
+    return std::optional<int64_t>{n};
+}
+
+nlohmann::json limits_json(const store::AgentRecord& a) {
+    nlohmann::json j{{"name", a.name}, {"rate_per_minute", nullptr}, {"rate_per_day", nullptr}};
+    if (a.rate_per_minute) j["rate_per_minute"] = *a.rate_per_minute;
+    if (a.rate_per_day) j["rate_per_day"] = *a.rate_per_day;
+    return j;
+}
 
 std::string today_tag() {
     auto t = std::time(nullptr);
@@ -141,20 +165,24 @@ int cmd_init(const std::vector<std::string>& argv) {
 }
 
 int cmd_agent(const std::vector<std::string>& argv) {
-    auto args = Args::parse(argv, {{"data"}, {"help", false}});
+    auto args = Args::parse(argv, {{"data"}, {"per-minute"}, {"per-day"}, {"help", false}});
     if (!args) throw UsageError{args.error().message};
     if (args->has("help")) {
         std::cout << kAgentHelp;
         return 0;
     }
     const auto& pos = args->positional();
-    if (pos.empty()) throw UsageError{"agent needs an action: create, list, revoke or rotate"};
+    if (pos.empty())
+        throw UsageError{"agent needs an action: create, list, revoke, rotate or limits"};
     if (!args->has("data")) throw UsageError{"agent " + pos[0] + " needs --data DIR"};
     const std::string& action = pos[0];
-    bool needs_name = action == "create" || action == "revoke" || action == "rotate";
+    bool needs_name =
+        action == "create" || action == "revoke" || action == "rotate" || action == "limits";
     if (action != "list" && !needs_name) throw UsageError{"unknown agent action '" + action + "'"};
     if (needs_name && pos.size() != 2) throw UsageError{"agent " + action + " needs exactly one NAME"};
     if (!needs_name && pos.size() != 1) throw UsageError{"agent list takes no NAME"};
+    if (action != "limits" && (args->has("per-minute") || args->has("per-day")))
+        throw UsageError{"--per-minute and --per-day go with agent limits"};
 
     auto data = store::DataDir::open(*args->get("data"));
     if (!data) {
@@ -176,6 +204,9 @@ int cmd_agent(const std::vector<std::string>& argv) {
         for (const auto& a : control.list_agents(true)) {
             nlohmann::json j{{"name", a.name}, {"address", a.address}, {"created_at", format_rfc3339(a.created_at)},
                              {"revoked", a.revoked_at.has_value()}};
+            auto limits = limits_json(a);
+            j["rate_per_minute"] = limits["rate_per_minute"];
+            j["rate_per_day"] = limits["rate_per_day"];
             std::cout << j.dump() << "\n";
         }
         return 0;
@@ -184,6 +215,26 @@ int cmd_agent(const std::vector<std::string>& argv) {
         SystemClock clock;
         if (auto st = control.revoke_agent(pos[1], clock.now_ms()); !st) return fail(st.error());
         std::cout << nlohmann::json{{"name", pos[1]}, {"revoked", true}}.dump() << "\n";
+        return 0;
+    }
+    if (action == "limits") {
+        auto agent = control.find_agent(pos[1]);
+        if (!agent) return fail(Error{kErrNotFound, "no agent named '" + pos[1] + "'", ""});
+        struct Flag {
+            const char* name;
+            std::optional<int64_t>* value;
+        };
+        for (Flag f : {Flag{"per-minute", &agent->rate_per_minute},
+                       Flag{"per-day", &agent->rate_per_day}}) {
+            auto v = args->get(f.name);
+            if (!v) continue;
+            auto limit = parse_limit(f.name, *v);
+            if (!limit) throw UsageError{limit.error().message};
+            *f.value = *limit;
+        }
+        auto st = control.set_agent_limits(pos[1], agent->rate_per_minute, agent->rate_per_day);
+        if (!st) return fail(st.error());
+        std::cout << limits_json(*agent).dump() << "\n";
         return 0;
     }
     auto agent = control.find_agent(pos[1]);

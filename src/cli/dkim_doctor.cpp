@@ -92,15 +92,21 @@ int cmd_dkim(const std::vector<std::string>& argv) {
     // activate: the named selector's pair signs; the pair that signed until now stays published.
     std::string pair = pair_of(pos[1]);
     bool found = false;
-    for (const auto& k : keys) found = found || pair_of(k.selector) == pair;
+    for (const auto& k : keys) found = found || k.selector == pos[1];
     if (!found) return fail(Error{kErrNotFound, "no DKIM key " + pos[1] + " for " + domain, ""});
-    for (const auto& k : keys) {
-        std::string state = pair_of(k.selector) == pair ? "active" : (k.state == "active" ? "published" : k.state);
-        if (state != k.state)
-            if (auto st = control.set_dkim_state(domain, k.selector, state); !st) return fail(st.error());
+    // The new pair first, then the old one stands down: a process signing in between signs
+    // with both pairs, never with none.
+    for (bool new_pair : {true, false}) {
+        for (const auto& k : keys) {
+            if ((pair_of(k.selector) == pair) != new_pair) continue;
+            std::string state = new_pair ? "active" : (k.state == "active" ? "published" : k.state);
+            if (state == k.state) continue;
+            if (auto st = control.set_dkim_state(domain, k.selector, state); !st)
+                return fail(st.error());
+        }
     }
     std::cout << "signing with " << pair << "e and " << pair
-              << "r from now on (running processes pick it up within a minute)\n";
+              << "r from now on (running processes too, from their next message)\n";
     return 0;
 }
 

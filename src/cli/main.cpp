@@ -14,7 +14,7 @@ constexpr const char* kHelp = R"(agentrelay: an email relay and mailbox for AI a
 usage: agentrelay COMMAND [options]     (agentrelay COMMAND --help for each)
 
   init --data DIR --domain DOMAIN       create a data dir; print the DNS records to publish
-  agent create|list|revoke|rotate       manage agents and their API keys
+  agent create|list|revoke|rotate|limits  manage agents, their API keys and send limits
   serve [--data DIR] [listeners]        run the relay: MCP over HTTP, REST, SMTP, delivery
   mcp --data DIR [--agent NAME]         one agent's MCP session over stdio
   dkim list|rotate|activate             DKIM keys of the hosted domain

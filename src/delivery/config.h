@@ -29,7 +29,7 @@ struct Route {
 
 struct DestinationPolicy {
     int max_connections = 10;
-    double messages_per_second = 50;  // 0 = unlimited
+    double messages_per_second = 50;  // evenly spaced, 1/rate apart; 0 = unlimited
     TlsPolicy tls = TlsPolicy::Opportunistic;
 };
 

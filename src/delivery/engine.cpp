@@ -117,8 +117,10 @@ struct Destination {
     std::optional<std::pair<std::string, std::string>> auth;
     std::deque<std::shared_ptr<Job>> queue;
     int connections = 0;
+    int busy = 0;  // connections carrying a transaction (or opening for one)
     std::list<asio::steady_timer*> idle_workers;
-    // Token bucket for messages_per_second.
+    // Token bucket for messages_per_second, holding at most one token: messages go out evenly
+    // spaced, 1/rate apart, so no one-second window ever sees a burst above the rate.
     double tokens = 1;
     std::chrono::steady_clock::time_point refilled = std::chrono::steady_clock::now();
 };
@@ -140,7 +142,7 @@ struct Engine::Impl {
     std::atomic<size_t> in_flight{0};
     std::mt19937 rng{std::random_device{}()};
     std::vector<dkim::Signer> signers;
-    int64_t signers_loaded_at = 0;
+    std::string signers_fingerprint;  // the active selectors the signers were made from
     std::string secret;
     int64_t stale_checked_at = 0;
 
@@ -299,24 +301,10 @@ struct Engine::Impl {
 
     std::string sign(const std::string& raw) {
         int64_t now = clock.now_ms();
-        {
-            std::lock_guard lk(signer_mu);
-            if (now - signers_loaded_at > 60'000) {
-                signers_loaded_at = now;
-                signers.clear();
-                for (const auto& k : relay.data().control().dkim_keys(relay.domain())) {
-                    if (k.state != "active") continue;
-                    auto alg = k.algorithm == "ed25519-sha256" ? dkim::Algorithm::Ed25519Sha256
-                                                               : dkim::Algorithm::RsaSha256;
-                    auto s = dkim::Signer::create(k.domain, k.selector, alg, k.private_pem);
-                    if (s) signers.push_back(std::move(*s));
-                    else spdlog::error("DKIM key {} unusable: {}", k.selector, s.error().message);
-                }
-            }
-        }
         std::vector<dkim::Signer> current;
         {
             std::lock_guard lk(signer_mu);
+            load_signers();
             current = signers;
         }
         if (current.empty()) return raw;
@@ -326,6 +314,31 @@ struct Engine::Impl {
             return raw;
         }
         return std::move(*signed_msg);
+    }
+
+    // Under signer_mu, for every message, so that mail signed after `dkim activate` returns
+    // carries the new selectors. Reading the domain's few key rows is cheap next to signing;
+    // the signers (parsed private keys) are rebuilt only when the active selectors changed.
+    void load_signers() {
+        std::vector<store::DkimKeyRecord> active;
+        std::string fingerprint;
+        for (auto& k : relay.data().control().dkim_keys(relay.domain())) {
+            if (k.state != "active") continue;
+            fingerprint += (fingerprint.empty() ? "" : ",") + k.selector;
+            active.push_back(std::move(k));
+        }
+        if (fingerprint == signers_fingerprint) return;
+        signers_fingerprint = fingerprint;
+        signers.clear();
+        for (const auto& k : active) {
+            auto alg = k.algorithm == "ed25519-sha256" ? dkim::Algorithm::Ed25519Sha256
+                                                       : dkim::Algorithm::RsaSha256;
+            auto s = dkim::Signer::create(k.domain, k.selector, alg, k.private_pem);
+            if (s) signers.push_back(std::move(*s));
+            else spdlog::error("DKIM key {} unusable: {}", k.selector, s.error().message);
+        }
+        spdlog::info("delivery: signing with DKIM selectors {}",
+                     fingerprint.empty() ? "(none)" : fingerprint);
     }
     std::mutex signer_mu;
 
@@ -375,12 +388,15 @@ struct Engine::Impl {
                 hops.push_back({h.host, cfg.smtp_port});
             }
         }
+        // A domain with a policy of its own has a destination of its own: sharing one with
+        // another domain on the same hosts would send its mail under the other's TLS policy
+        // and limits (the destination's policy is set when it is made).
+        if (cfg.policies.count(job->domain)) key += "|" + job->domain;
         auto& dest = destinations[key];
         if (!dest) {
             dest = std::make_shared<Destination>();
             dest->key = key;
             dest->policy = cfg.policy_for(job->domain);
-            dest->tokens = std::max(1.0, dest->policy.messages_per_second);
         }
         dest->hops = hops;
         dest->auth = auth;
@@ -397,7 +413,9 @@ struct Engine::Impl {
             return;
         }
         if (dest->connections >= dest->policy.max_connections) return;
-        if (static_cast<size_t>(dest->connections) >= dest->queue.size()) return;
+        // A busy connection cannot take this job soon (a slow or stalled server keeps it for
+        // minutes); only one still starting will.
+        if (static_cast<size_t>(dest->connections - dest->busy) >= dest->queue.size()) return;
         ++dest->connections;
         spawn(connection(dest));
     }
@@ -422,6 +440,7 @@ struct Engine::Impl {
             }
             auto job = dest->queue.front();
             dest->queue.pop_front();
+            ++dest->busy;
             if (!session || !session->usable()) {
                 session.reset();
                 auto opened = co_await open(*dest, mx_name);
@@ -434,12 +453,14 @@ struct Engine::Impl {
                         dest->queue.pop_front();
                         co_await fail_all(next, reply, kStageConnect);
                     }
+                    --dest->busy;
                     break;
                 }
                 session = std::move(*opened);
             }
             co_await take_token(*dest);
             co_await transact(*session, mx_name, job);
+            --dest->busy;
         }
         if (session) co_await session->quit();
         --dest->connections;
@@ -495,7 +516,7 @@ struct Engine::Impl {
         for (;;) {
             auto now = std::chrono::steady_clock::now();
             double elapsed = std::chrono::duration<double>(now - dest.refilled).count();
-            dest.tokens = std::min(std::max(1.0, rate), dest.tokens + elapsed * rate);
+            dest.tokens = std::min(1.0, dest.tokens + elapsed * rate);
             dest.refilled = now;
             if (dest.tokens >= 1) {
                 dest.tokens -= 1;

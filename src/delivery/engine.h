@@ -4,11 +4,12 @@
 // two processes on one data dir send the same recipient), groups them into one
 // SMTP transaction per message and domain, finds the destination (a --route, or
 // the domain's MX hosts through c-ares), and hands the transaction to the
-// destination's queue. Each destination (the MX site) has its own connection
-// limit, message rate and idle connections that carry the next message. Every
-// attempt's outcome goes back to the sending agent's store: delivered, deferred
-// with exponential backoff and jitter, or bounced (5xx, null MX, no such domain,
-// or older than --max-age). Mail for the hosted domain goes to the inbox.
+// destination's queue. Each destination (the MX site; a domain with a policy of its own in
+// --config is a destination by itself) has its own connection limit, message rate and TLS
+// policy, and idle connections that carry the next message. Every attempt's outcome goes back
+// to the sending agent's store: delivered, deferred with exponential backoff and jitter, or
+// bounced (5xx, null MX, no such domain, or older than --max-age). Mail for the hosted domain
+// goes to the inbox.
 //
 // All network work runs as coroutines on one io_context thread; store writes and
 // DKIM signing run on a small worker pool, so the event loop never waits on disk.

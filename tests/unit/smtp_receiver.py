@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """smtp_receiver.py: a scriptable SMTP receiver (aiosmtpd) for the SMTP client tests.
 
-Usage: /usr/bin/python3 smtp_receiver.py --dir DIR [--port N] [--mode MODE] [--tls]
-           [--no-pipelining] [--no-smtputf8] [--size N] [--auth USER:PASSWORD]
-           [--auth-mechanisms LOGIN,PLAIN]
+Usage: /usr/bin/python3 smtp_receiver.py --dir DIR [--host ADDR] [--port N] [--mode MODE]
+           [--tls] [--no-pipelining] [--no-smtputf8] [--size N] [--auth USER:PASSWORD]
+           [--auth-mechanisms LOGIN,PLAIN] [--delay-data SECONDS]
 
-Listens on 127.0.0.1:N (N=0: any free port) and prints "READY <port>" once listening.
-Each accepted message is written to DIR as NNN.json (envelope, options, whether the envelope
-arrived pipelined, TLS, AUTH login) and NNN.eml (the message data exactly as received).
+Listens on ADDR:N (default 127.0.0.1; N=0: any free port) and prints "READY <port>" once
+listening. Each accepted message is written to DIR as NNN.json (envelope, options, whether the
+envelope arrived pipelined, TLS, AUTH login, the connection number it came over and the time
+it arrived, after any delay) and NNN.eml (the message data exactly as received).
+DIR/sessions.json always holds the connection counts: {"connections": total accepted,
+"active": open now, "peak": most open at once}.
+--delay-data waits SECONDS before answering the final dot (a slow receiver).
 With --tls a self-signed certificate for "localhost" is made with the openssl CLI and written
 to DIR/cert.pem (so a test can trust it) and STARTTLS is offered.
 
@@ -30,6 +34,7 @@ import os
 import ssl
 import subprocess
 import sys
+import time
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -47,10 +52,36 @@ def make_certificate(directory):
     return context
 
 
+class Sessions:
+    """Counts connections and writes DIR/sessions.json (atomically) whenever that changes."""
+
+    def __init__(self, directory):
+        self.path = os.path.join(directory, "sessions.json")
+        self.total = self.active = self.peak = 0
+        self.write()
+
+    def opened(self):
+        self.total += 1
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        self.write()
+        return self.total
+
+    def closed(self):
+        self.active -= 1
+        self.write()
+
+    def write(self):
+        with open(self.path + ".tmp", "w") as f:
+            json.dump({"connections": self.total, "active": self.active, "peak": self.peak}, f)
+        os.rename(self.path + ".tmp", self.path)
+
+
 class Handler:
-    def __init__(self, args):
+    def __init__(self, args, sessions):
         self.args = args
         self.count = 0
+        self.sessions = sessions
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         if self.args.mode == "no-ehlo":
@@ -88,6 +119,8 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         data = envelope.original_content
+        if self.args.delay_data > 0:
+            await asyncio.sleep(self.args.delay_data)
         if b"X-Test: reject-554" in data:
             return "554 5.7.1 rejected by content filter"
         self.count += 1
@@ -102,6 +135,8 @@ class Handler:
             "tls": session.ssl is not None,
             "login": session.auth_data.login.decode()
                      if isinstance(session.auth_data, LoginPassword) else None,
+            "connection": getattr(server, "connection_number", None),
+            "received_at": time.time(),
         }
         with open(base + ".json.tmp", "w") as f:
             json.dump(record, f)
@@ -110,6 +145,18 @@ class Handler:
 
 
 class Receiver(SMTP):
+    # Called again after STARTTLS for the same connection: counted once.
+    def connection_made(self, transport):
+        if getattr(self, "connection_number", None) is None:
+            self.connection_number = self.event_handler.sessions.opened()
+        super().connection_made(transport)
+
+    def connection_lost(self, error):
+        if not getattr(self, "connection_closed", False):
+            self.connection_closed = True
+            self.event_handler.sessions.closed()
+        super().connection_lost(error)
+
     async def smtp_DATA(self, arg):
         if self.event_handler.args.mode != "drop-data" or not self.envelope.rcpt_tos:
             return await super().smtp_DATA(arg)
@@ -128,7 +175,15 @@ def authenticator(expected):
     return check
 
 
-async def negative_greeting(reader, writer, line):
+async def negative_greeting(sessions, reader, writer, line):
+    sessions.opened()
+    try:
+        await greet_negatively(reader, writer, line)
+    finally:
+        sessions.closed()
+
+
+async def greet_negatively(reader, writer, line):
     writer.write(line.encode() + b"\r\n")
     await writer.drain()
     try:
@@ -149,6 +204,7 @@ async def negative_greeting(reader, writer, line):
 
 async def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--dir", required=True)
     parser.add_argument("--mode", default="normal",
@@ -159,16 +215,18 @@ async def main():
     parser.add_argument("--size", type=int, default=10 * 1024 * 1024)
     parser.add_argument("--auth", default=None)
     parser.add_argument("--auth-mechanisms", default="LOGIN,PLAIN")
+    parser.add_argument("--delay-data", type=float, default=0)
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     loop = asyncio.get_running_loop()
+    sessions = Sessions(args.dir)
 
     if args.mode in ("greet421", "greet554"):
         line = "421 4.3.2 busy, try later" if args.mode == "greet421" else "554 5.3.2 no service"
         server = await asyncio.start_server(
-            lambda r, w: negative_greeting(r, w, line), "127.0.0.1", args.port)
+            lambda r, w: negative_greeting(sessions, r, w, line), args.host, args.port)
     else:
-        handler = Handler(args)
+        handler = Handler(args, sessions)
         tls_context = make_certificate(args.dir) if args.tls else None
         options = {}
         if args.auth:
@@ -180,7 +238,7 @@ async def main():
             lambda: Receiver(handler, hostname="mx.test", loop=loop,
                              enable_SMTPUTF8=not args.no_smtputf8, data_size_limit=args.size,
                              tls_context=tls_context, **options),
-            "127.0.0.1", args.port)
+            args.host, args.port)
     port = server.sockets[0].getsockname()[1]
     print("READY %d" % port, flush=True)
     async with server:
