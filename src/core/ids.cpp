@@ -1,5 +1,7 @@
 #include "core/ids.h"
 
+#include "core/text.h"
+
 #include <openssl/rand.h>
 
 #include <stdexcept>
@@ -17,13 +19,8 @@ std::vector<unsigned char> random_bytes(size_t n) {
 }  // namespace
 
 std::string random_hex(size_t bytes) {
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : random_bytes(bytes)) {
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-    return out;
+    auto b = random_bytes(bytes);
+    return to_hex(b.data(), b.size());
 }
 
 std::string random_token(size_t bytes) {

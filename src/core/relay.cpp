@@ -1,11 +1,11 @@
 #include "core/relay.h"
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 #include "core/ids.h"
+#include "core/text.h"
 #include "mime/address.h"
 #include "mime/compose.h"
 #include "mime/encoding.h"
@@ -15,27 +15,8 @@ namespace ar {
 
 namespace {
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 bool has_line_break(std::string_view s) {
     return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-
-std::string sha256_hex(std::string_view s, size_t hex_chars) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len && out.size() < hex_chars; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
 }
 
 // Parses a list of addresses given as field[i]; appends to out.
@@ -107,8 +88,8 @@ std::optional<store::AgentRecord> Relay::find_agent(const std::string& name) {
 std::optional<std::string> Relay::local_agent_of(const std::string& address) const {
     auto at = address.rfind('@');
     if (at == std::string::npos) return std::nullopt;
-    if (lower(address.substr(at + 1)) != lower(data_.domain())) return std::nullopt;
-    return lower(address.substr(0, at));
+    if (ascii_lower(address.substr(at + 1)) != ascii_lower(data_.domain())) return std::nullopt;
+    return ascii_lower(address.substr(0, at));
 }
 
 Result<SendResult> Relay::send(const store::AgentRecord& agent, const SendRequest& req) {
@@ -288,7 +269,7 @@ Result<store::InboxRecord> Relay::deliver_to_inbox(const std::string& rcpt_agent
                        : !parsed->in_reply_to.empty() ? parsed->in_reply_to
                        : !parsed->message_id.empty()  ? parsed->message_id
                                                       : r.id;
-    r.thread_id = "t_" + sha256_hex(root, 16);
+    r.thread_id = "t_" + sha256_hex(root).substr(0, 16);
     r.raw = raw;
     r.has_attachments = !parsed->attachments.empty();
     r.auto_submitted = parsed->auto_submitted;
@@ -355,10 +336,10 @@ Status Relay::record_async_report(const std::string& agent, const std::string& m
         if (r.action != "failed") continue;  // delayed/delivered/relayed reports change nothing
         std::string recipient = r.recipient;
         bool known = std::any_of(message->recipients.begin(), message->recipients.end(),
-                                 [&](const store::RecipientRecord& rec) { return lower(rec.address) == lower(recipient); });
+                                 [&](const store::RecipientRecord& rec) { return ascii_lower(rec.address) == ascii_lower(recipient); });
         if (!known && message->recipients.size() == 1) recipient = message->recipients.front().address;
         for (const auto& rec : message->recipients)
-            if (lower(rec.address) == lower(recipient)) recipient = rec.address;
+            if (ascii_lower(rec.address) == ascii_lower(recipient)) recipient = rec.address;
         store::RecipientUpdate u;
         u.message_id = message->id;
         u.address = recipient;
@@ -395,46 +376,51 @@ Result<store::MessageRecord> Relay::status(const store::AgentRecord& agent, cons
     return (*store)->message(key);
 }
 
-Result<BouncePage> Relay::bounces(const store::AgentRecord& agent, std::optional<int64_t> since_ms,
-                                  int limit, const std::optional<std::string>& cursor) {
+namespace {
+
+// One page of rows after the cursor: asks the store for one row more than the limit, so a
+// full page knows whether there is a next one.
+template <class Row, class Fetch>
+Result<std::pair<std::vector<Row>, std::optional<std::string>>> page(const std::optional<std::string>& cursor,
+                                                                    int limit, Fetch fetch) {
     std::optional<int64_t> after;
     if (cursor) {
         auto c = parse_cursor(*cursor);
         if (!c) return c.error();
         after = *c;
     }
+    Result<std::vector<Row>> rows = fetch(after, limit + 1);
+    if (!rows) return rows.error();
+    std::optional<std::string> next;
+    if (rows->size() > static_cast<size_t>(limit)) {
+        rows->resize(static_cast<size_t>(limit));
+        next = make_cursor(rows->back().seq);
+    }
+    return std::make_pair(std::move(*rows), next);
+}
+
+}  // namespace
+
+Result<BouncePage> Relay::bounces(const store::AgentRecord& agent, std::optional<int64_t> since_ms,
+                                  int limit, const std::optional<std::string>& cursor) {
     auto store = data_.agent_store(agent.name);
     if (!store) return store.error();
-    auto rows = (*store)->bounces(since_ms, after, limit + 1);
-    if (!rows) return rows.error();
-    BouncePage page;
-    page.bounces = std::move(*rows);
-    if (page.bounces.size() > static_cast<size_t>(limit)) {
-        page.bounces.resize(static_cast<size_t>(limit));
-        page.next_cursor = make_cursor(page.bounces.back().seq);
-    }
-    return page;
+    auto p = page<store::BounceRecord>(cursor, limit, [&](std::optional<int64_t> after, int n) {
+        return (*store)->bounces(since_ms, after, n);
+    });
+    if (!p) return p.error();
+    return BouncePage{std::move(p->first), std::move(p->second)};
 }
 
 Result<InboxPage> Relay::inbox(const store::AgentRecord& agent, bool unread_only, int limit,
                                const std::optional<std::string>& cursor) {
-    std::optional<int64_t> after;
-    if (cursor) {
-        auto c = parse_cursor(*cursor);
-        if (!c) return c.error();
-        after = *c;
-    }
     auto store = data_.agent_store(agent.name);
     if (!store) return store.error();
-    auto rows = (*store)->inbox(unread_only, after, limit + 1);
-    if (!rows) return rows.error();
-    InboxPage page;
-    page.messages = std::move(*rows);
-    if (page.messages.size() > static_cast<size_t>(limit)) {
-        page.messages.resize(static_cast<size_t>(limit));
-        page.next_cursor = make_cursor(page.messages.back().seq);
-    }
-    return page;
+    auto p = page<store::InboxRecord>(cursor, limit, [&](std::optional<int64_t> after, int n) {
+        return (*store)->inbox(unread_only, after, n);
+    });
+    if (!p) return p.error();
+    return InboxPage{std::move(p->first), std::move(p->second)};
 }
 
 Result<InboxMessage> Relay::read(const store::AgentRecord& agent, const std::string& id,

@@ -3,14 +3,11 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/text.h"
+
 namespace ar::delivery {
 
 namespace {
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
 
 Result<TlsPolicy> parse_tls(const std::string& s) {
     if (s == "opportunistic") return TlsPolicy::Opportunistic;
@@ -97,7 +94,7 @@ Result<Route> parse_route(std::string_view s) {
     auto hp = parse_host_port(s.substr(eq + 1));
     if (!hp) return invalid("route", "--route " + std::string(s) + ": " + hp.error().message);
     Route r;
-    r.domain = lower(std::string(s.substr(0, eq)));
+    r.domain = ascii_lower(std::string(s.substr(0, eq)));
     r.host = hp->first;
     r.port = hp->second;
     return r;
@@ -145,7 +142,7 @@ Status apply_json(DeliveryConfig& cfg, const nlohmann::json& j) {
             for (const auto& [domain, p] : j.at("destinations").items()) {
                 DestinationPolicy pol = cfg.default_policy;
                 if (auto st = apply_policy(pol, p, "destinations." + domain); !st) return st;
-                cfg.policies[lower(domain)] = pol;
+                cfg.policies[ascii_lower(domain)] = pol;
             }
         }
     } catch (const nlohmann::json::exception& e) {

@@ -19,6 +19,7 @@
 
 #include "core/ids.h"
 #include "core/metrics.h"
+#include "core/text.h"
 #include "delivery/outcome.h"
 #include "dkim/sign.h"
 #include "dns/resolver.h"
@@ -42,20 +43,6 @@ std::string hostname() {
     char buf[256] = {};
     gethostname(buf, sizeof buf - 1);
     return buf;
-}
-
-std::string hmac_hex(const std::string& secret, const std::string& data, size_t hex_chars) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-         reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len && out.size() < hex_chars; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
 }
 
 bool has_8bit(std::string_view s) {
@@ -610,7 +597,7 @@ void Engine::notify(const std::string&) {
 std::string Engine::return_path(const std::string& secret, const std::string& domain,
                                 const std::string& agent, const std::string& message_id) {
     std::string payload = message_id + "=" + agent;
-    return "bounces+" + payload + "=" + hmac_hex(secret, payload, 12) + "@" + domain;
+    return "bounces+" + payload + "=" + hmac_sha256_hex(secret, payload).substr(0, 12) + "@" + domain;
 }
 
 std::optional<std::pair<std::string, std::string>> Engine::parse_return_path(const std::string& secret,
@@ -624,7 +611,7 @@ std::optional<std::pair<std::string, std::string>> Engine::parse_return_path(con
     std::string message_id = token.substr(0, first);
     std::string agent = token.substr(first + 1, last - first - 1);
     std::string mac = token.substr(last + 1);
-    std::string want = hmac_hex(secret, message_id + "=" + agent, 12);
+    std::string want = hmac_sha256_hex(secret, message_id + "=" + agent).substr(0, 12);
     if (mac.size() != want.size() || CRYPTO_memcmp(mac.data(), want.data(), mac.size()) != 0)
         return std::nullopt;
     return std::make_pair(agent, message_id);

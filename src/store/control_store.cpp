@@ -1,7 +1,6 @@
 #include "store/control_store.h"
 
-#include <openssl/evp.h>
-
+#include "core/text.h"
 #include "store/migrate.h"
 
 namespace ar::store {
@@ -48,18 +47,7 @@ constexpr const char* kAgentCols = "name, address, created_at, revoked_at, rate_
 
 }  // namespace
 
-std::string hash_api_key(const std::string& key) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
-}
+std::string hash_api_key(const std::string& key) { return sha256_hex(key); }
 
 ControlStore::ControlStore(const std::string& path)
     : writer_(path, [](Db& db) { migrate(db, kControlMigrations, "control store"); }) {}

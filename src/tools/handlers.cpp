@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "core/text.h"
 #include "mime/address.h"
 #include "mime/encoding.h"
 
@@ -86,11 +87,7 @@ json message_summary(const store::InboxRecord& r) {
 }
 
 bool contains_ci(const std::string& hay, const std::string& needle) {
-    auto lower = [](std::string s) {
-        for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        return s;
-    };
-    return lower(hay).find(lower(needle)) != std::string::npos;
+    return ascii_lower(hay).find(ascii_lower(needle)) != std::string::npos;
 }
 
 }  // namespace
