@@ -43,9 +43,7 @@ struct DeliveryConfig {
     std::string helo_name;  // default: the hosted domain
     DestinationPolicy default_policy;
     std::map<std::string, DestinationPolicy> policies;  // by recipient domain (lowercased)
-    int max_concurrent_sessions = 2000;
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
-    std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};
 
     const Route* route_for(const std::string& domain) const;
     const DestinationPolicy& policy_for(const std::string& domain) const;

@@ -485,6 +485,16 @@ struct Engine::Impl {
             for (const auto& addr : addresses) {
                 asio::ip::tcp::endpoint ep(addr, hop.port);
                 auto s = co_await smtp::Session::open(io.get_executor(), ep, hop.host, opts, ctx);
+                if (!s && s.error().field == "starttls" && opts.tls == smtp::TlsMode::Opportunistic &&
+                    !opts.auth) {
+                    // Opportunistic TLS whose handshake fails: the same server again in plain
+                    // text rather than no delivery at all (RFC 7435; Postfix's level "may").
+                    smtp::ClientOptions plain = opts;
+                    plain.tls = smtp::TlsMode::Plain;
+                    spdlog::info("delivery: TLS with {} {} failed ({}); trying again without TLS", hop.host,
+                                 endpoint_text(ep), s.error().message);
+                    s = co_await smtp::Session::open(io.get_executor(), ep, hop.host, plain, ctx);
+                }
                 if (s) {
                     mx_name = hop.host;
                     co_return std::move(*s);

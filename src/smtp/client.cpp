@@ -112,7 +112,8 @@ asio::awaitable<ar::Status> Session::introduce(asio::ssl::context& tls_context) 
     auto offered = co_await hello();
     if (!offered) co_return offered.error();
 
-    if (offered->starttls || options_.tls != TlsMode::Opportunistic) {
+    bool want_tls = offered->starttls || options_.tls != TlsMode::Opportunistic;
+    if (options_.tls != TlsMode::Plain && want_tls) {
         if (auto secured = co_await start_tls(tls_context, *offered); !secured) co_return secured;
         // RFC 3207 4.2: forget what was said in plain text and ask again.
         if (io_.tls()) offered = co_await hello();
@@ -167,7 +168,9 @@ asio::awaitable<ar::Status> Session::start_tls(asio::ssl::context& tls_context,
     if (!secured) {
         broken_ = true;
         const std::string cause = io_.timed_out() ? "timeout" : secured.error().message;
-        co_return unavailable("STARTTLS with " + name + ": " + cause);
+        ar::Error e = unavailable("STARTTLS with " + name + ": " + cause);
+        e.field = "starttls";  // the handshake itself failed: see TlsMode::Plain
+        co_return e;
     }
     info_.tls_version = io_.tls_version();
     info_.cipher = io_.tls_cipher();

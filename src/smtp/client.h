@@ -54,7 +54,9 @@ namespace ar::smtp {
 // Opportunistic: STARTTLS when offered, certificates not checked (self-signed accepted).
 // Required: STARTTLS must succeed, certificates not checked. Verify: STARTTLS must succeed and
 // the certificate chain (the TLS context's trust store) and host name must check out.
-enum class TlsMode { Opportunistic, Required, Verify };
+// Plain: never STARTTLS. Only for trying a server again after its TLS handshake failed in
+// Opportunistic mode (an open() error with field "starttls"), as Postfix does at level "may".
+enum class TlsMode { Opportunistic, Required, Verify, Plain };
 
 struct Timeouts { // RFC 5321 4.5.3.2 defaults; tests shorten them
     std::chrono::milliseconds connect{30000}, greeting{300000}, ehlo{300000}, mail{300000},

@@ -17,6 +17,7 @@ class DeliveryTest(unittest.TestCase):
         cls.alice = cls.data.create_agent("alice")
         cls.receiver = Receiver("--tls")
         cls.route_receiver = Receiver()
+        cls.broken_tls_receiver = Receiver("--tls", "--mode", "broken-tls")
         cls.dns = Dnsmasq([
             "--mx-host=remote.test,mx1.remote.test,10",
             "--mx-host=remote.test,mx2.remote.test,20",
@@ -28,6 +29,7 @@ class DeliveryTest(unittest.TestCase):
         cls.serve = Serve(cls.data, [
             "--dns", cls.dns.server, "--smtp-port", str(cls.receiver.port),
             "--route", f"routed.test=127.0.0.1:{cls.route_receiver.port}",
+            "--route", f"broken-tls.test=127.0.0.1:{cls.broken_tls_receiver.port}",
             "--retry-initial", "300ms", "--retry-max", "1s", "--max-age", "4s"])
 
     @classmethod
@@ -36,6 +38,7 @@ class DeliveryTest(unittest.TestCase):
         cls.dns.stop()
         cls.receiver.stop()
         cls.route_receiver.stop()
+        cls.broken_tls_receiver.stop()
         cls.data.close()
 
     def send(self, **args):
@@ -125,6 +128,14 @@ class DeliveryTest(unittest.TestCase):
         self.wait_status(routed["message_id"], "delivered")
         mid = f"<{routed['message_id']}@agents.test>"
         self.assertIsNotNone(wait_for(lambda: self.received(self.route_receiver, mid), what="routed mail"))
+
+    def test_a_failed_opportunistic_handshake_falls_back_to_plain_text(self):
+        sent = self.send(to="x@broken-tls.test", subject="plain fallback", text="x")
+        st = self.wait_status(sent["message_id"], "delivered")
+        mid = f"<{sent['message_id']}@agents.test>"
+        env, _ = wait_for(lambda: self.received(self.broken_tls_receiver, mid), what="the plain-text delivery")
+        self.assertFalse(env.get("tls"), env)
+        self.assertEqual(st["recipients"][0]["attempts"], 1)
 
     def test_mixed_outcomes_are_partially_delivered(self):
         sent = self.send(to=["ok@remote.test", "unknown-2@remote.test"], subject="mixed", text="x")

@@ -16,7 +16,8 @@ With --tls a self-signed certificate for "localhost" is made with the openssl CL
 to DIR/cert.pem (so a test can trust it) and STARTTLS is offered.
 
 Modes: normal; greet421 / greet554 (a negative greeting, no aiosmtpd); no-ehlo (EHLO refused
-with 502, HELO accepted); drop-data (354, then the connection is closed mid-DATA).
+with 502, HELO accepted); drop-data (354, then the connection is closed mid-DATA); broken-tls
+(with --tls: STARTTLS is offered and answered 220, then garbage instead of a TLS handshake).
 
 Behaviour chosen by address, in every mode:
   MAIL FROM reject@...   -> 550 5.7.1 sender refused
@@ -157,6 +158,13 @@ class Receiver(SMTP):
             self.event_handler.sessions.closed()
         super().connection_lost(error)
 
+    async def smtp_STARTTLS(self, arg):
+        if self.event_handler.args.mode != "broken-tls":
+            return await super().smtp_STARTTLS(arg)
+        await self.push("220 2.0.0 Ready to start TLS")
+        self.transport.write(b"this is not a TLS server hello\r\n")
+        self.transport.close()
+
     async def smtp_DATA(self, arg):
         if self.event_handler.args.mode != "drop-data" or not self.envelope.rcpt_tos:
             return await super().smtp_DATA(arg)
@@ -208,7 +216,7 @@ async def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--dir", required=True)
     parser.add_argument("--mode", default="normal",
-                        choices=["normal", "greet421", "greet554", "no-ehlo", "drop-data"])
+                        choices=["normal", "greet421", "greet554", "no-ehlo", "drop-data", "broken-tls"])
     parser.add_argument("--tls", action="store_true")
     parser.add_argument("--no-pipelining", action="store_true")
     parser.add_argument("--no-smtputf8", action="store_true")
