@@ -260,10 +260,15 @@ class Receiver:
     def __init__(self, *options, port=0):
         self.dir = tempfile.mkdtemp(prefix="agentrelay-receiver-")
         argv = ["/usr/bin/python3", RECEIVER, "--dir", self.dir, "--port", str(port), *options]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # stderr goes to a file: a pipe nobody reads would stall a chatty receiver.
+        self.log = open(os.path.join(self.dir, "receiver.log"), "wb")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
+        self.proc.stdout.close()
         if not line.startswith("READY"):
-            raise AssertionError("receiver did not start: " + line + self.proc.stderr.read())
+            self.proc.wait(timeout=10)
+            with open(os.path.join(self.dir, "receiver.log"), "rb") as f:
+                raise AssertionError("receiver did not start: " + line + f.read().decode(errors="replace"))
         self.port = int(line.split()[1])
 
     def messages(self):
@@ -293,6 +298,7 @@ class Receiver:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

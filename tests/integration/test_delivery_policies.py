@@ -18,12 +18,6 @@ def sessions(receiver):
         return json.load(f)
 
 
-def stop_receiver(receiver):
-    receiver.stop()
-    receiver.proc.stdout.close()  # the pipes harness.Receiver leaves open
-    receiver.proc.stderr.close()
-
-
 def mx_records(domain, address="127.0.0.1"):
     return [f"--mx-host={domain},mx.{domain},10", f"--host-record=mx.{domain},{address}"]
 
@@ -90,7 +84,7 @@ class PolicyTest(unittest.TestCase):
 
     def receiver(self, *options, port=0):
         r = Receiver(*options, port=port)
-        self.cleanups.append(lambda: stop_receiver(r))
+        self.cleanups.append(lambda: r.stop())
         return r
 
     def dnsmasq(self, records):
