@@ -59,6 +59,11 @@ class SubmissionHandler final : public smtp::Handler {
         return agent->name;
     }
 
+    bool trusted(const smtp::ClientContext& ctx) override {
+        return std::any_of(trusted_.begin(), trusted_.end(),
+                           [&](const TrustedNetwork& t) { return t.contains(ctx.remote); });
+    }
+
     ServerReply on_mail_from(const smtp::ClientContext& ctx, std::string_view reverse_path) override {
         auto agent = sender(ctx);
         if (!agent) return {530, "5.7.0", "Authentication required"};
