@@ -117,6 +117,7 @@ struct Destination {
     std::optional<std::pair<std::string, std::string>> auth;
     std::deque<std::shared_ptr<Job>> queue;
     int connections = 0;
+    int starting = 0; // connections spawned that have not yet taken a transaction
     std::list<asio::steady_timer*> idle_workers;
     // Token bucket for messages_per_second.
     double tokens = 1;
@@ -397,8 +398,11 @@ struct Engine::Impl {
             return;
         }
         if (dest->connections >= dest->policy.max_connections) return;
-        if (static_cast<size_t>(dest->connections) >= dest->queue.size()) return;
+        // Busy connections take nothing from the queue until their transaction ends: only
+        // the ones still starting will, so open another if the queue holds more than those.
+        if (static_cast<size_t>(dest->starting) >= dest->queue.size()) return;
         ++dest->connections;
+        ++dest->starting;
         spawn(connection(dest));
     }
 
@@ -409,6 +413,7 @@ struct Engine::Impl {
     asio::awaitable<void> connection(std::shared_ptr<Destination> dest) {
         std::unique_ptr<smtp::Session> session;
         std::string mx_name;
+        --dest->starting; // from here on this connection takes transactions from the queue
         for (;;) {
             if (dest->queue.empty()) {
                 if (!session || stopping) break;
