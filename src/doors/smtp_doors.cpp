@@ -199,7 +199,10 @@ class InboundHandler final : public smtp::Handler {
 
 class Doors final : public SmtpDoors {
   public:
-    asio::thread_pool pool{2};
+    // Store work blocks its thread until the group commit is on disk, so the pool's size is
+    // how many messages can share one commit: two threads allowed two (~700 msg/s from 20
+    // sessions on a 2-core host); sixteen let a commit carry what arrived meanwhile (~1200).
+    asio::thread_pool pool{16};
     std::unique_ptr<SubmissionHandler> submission_handler;
     std::unique_ptr<InboundHandler> inbound_handler;
     std::vector<std::pair<std::string, std::unique_ptr<smtp::Server>>> servers;
