@@ -132,8 +132,9 @@ struct Engine::Impl {
     asio::thread_pool pool{2};
     // Outcome writes get their own threads: a connection waits for its outcome to be on disk
     // before it takes the next transaction, and on `pool` that write would queue behind every
-    // claimed message still waiting to be loaded and DKIM-signed.
-    asio::thread_pool outcome_pool{2};
+    // claimed message still waiting to be loaded and DKIM-signed. A write blocks its thread
+    // until the group commit is on disk, so the size is how many outcomes can share a commit.
+    asio::thread_pool outcome_pool{16};
     dns::Resolver resolver;
     asio::ssl::context tls{asio::ssl::context::tls_client};
     asio::ssl::context tls_verify{asio::ssl::context::tls_client};
