@@ -166,6 +166,9 @@ int cmd_serve(const std::vector<std::string>& argv) {
         http.server.set_keep_alive_max_count(100000);
         http.server.set_keep_alive_timeout(30);
         http.server.set_payload_max_length(64u << 20);
+        // httplib writes a response's headers and body separately: with Nagle's algorithm the
+        // body then waits for the client's delayed ACK (~40 ms on every request).
+        http.server.set_tcp_nodelay(true);
         mcp::mount_http(
             http.server, app.mcp(),
             [&app](const std::string& key) -> std::optional<std::string> {

@@ -118,6 +118,11 @@ struct Engine::Impl {
     const Clock& clock;
     asio::io_context& io;
     asio::thread_pool pool{2};
+    // Outcome writes get their own threads: a connection waits for its outcome to be on disk
+    // before it takes the next transaction, and on `pool` that write would queue behind every
+    // claimed message still waiting to be loaded and DKIM-signed. A write blocks its thread
+    // until the group commit is on disk, so the size is how many outcomes can share a commit.
+    asio::thread_pool outcome_pool{16};
     dns::Resolver resolver;
     asio::ssl::context tls{asio::ssl::context::tls_client};
     asio::ssl::context tls_verify{asio::ssl::context::tls_client};
@@ -145,17 +150,22 @@ struct Engine::Impl {
                                      "Recipient delivery outcomes by result");
     }
 
-    ~Impl() { pool.join(); }
+    ~Impl() {
+        pool.join();
+        outcome_pool.join();
+    }
 
     // Runs f on the worker pool and resumes on the event loop with its result. f is taken by
     // reference and must be a named local of the caller: GCC 12 destroys temporaries with
     // non-trivial destructors twice when they appear in a co_await expression, so no lambda
     // with captures (nor any other such temporary) is ever passed to a coroutine here.
-    template <class F> asio::awaitable<std::invoke_result_t<F&>> offload(F& f) {
+    template <class F>
+    asio::awaitable<std::invoke_result_t<F&>> offload(F& f, asio::thread_pool* on = nullptr) {
         using R = std::invoke_result_t<F&>;
         F* fp = &f;
+        asio::thread_pool& target = on ? *on : pool;
         co_return co_await asio::co_spawn(
-            pool.get_executor(), [fp]() -> asio::awaitable<R> { co_return (*fp)(); }, asio::use_awaitable);
+            target.get_executor(), [fp]() -> asio::awaitable<R> { co_return (*fp)(); }, asio::use_awaitable);
     }
 
     void spawn(asio::awaitable<void> a) { asio::co_spawn(io, std::move(a), log_exception); }
@@ -576,7 +586,7 @@ struct Engine::Impl {
             }
             return true;
         };
-        co_await offload(write);
+        co_await offload(write, &outcome_pool);
         in_flight -= std::min(in_flight.load(), job->recipients.size());
     }
 };

@@ -59,6 +59,11 @@ class SubmissionHandler final : public smtp::Handler {
         return agent->name;
     }
 
+    bool trusted(const smtp::ClientContext& ctx) override {
+        return std::any_of(trusted_.begin(), trusted_.end(),
+                           [&](const TrustedNetwork& t) { return t.contains(ctx.remote); });
+    }
+
     ServerReply on_mail_from(const smtp::ClientContext& ctx, std::string_view reverse_path) override {
         auto agent = sender(ctx);
         if (!agent) return {530, "5.7.0", "Authentication required"};
@@ -194,7 +199,10 @@ class InboundHandler final : public smtp::Handler {
 
 class Doors final : public SmtpDoors {
   public:
-    asio::thread_pool pool{2};
+    // Store work blocks its thread until the group commit is on disk, so the pool's size is
+    // how many messages can share one commit: two threads allowed two (~700 msg/s from 20
+    // sessions on a 2-core host); sixteen let a commit carry what arrived meanwhile (~1200).
+    asio::thread_pool pool{16};
     std::unique_ptr<SubmissionHandler> submission_handler;
     std::unique_ptr<InboundHandler> inbound_handler;
     std::vector<std::pair<std::string, std::unique_ptr<smtp::Server>>> servers;

@@ -294,9 +294,10 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 
     void mail(const Command& cmd) {
         if (!greeted_) return reply(503, "5.5.1", "Send EHLO or HELO first");
-        if (server_->kind == ListenerKind::Submission && !ctx_.tls)
+        bool trusted = server_->kind != ListenerKind::Inbound && server_->handler.trusted(ctx_);
+        if (server_->kind == ListenerKind::Submission && !ctx_.tls && !trusted)
             return reply(530, "5.7.0", "Must issue a STARTTLS command first");
-        if (server_->kind != ListenerKind::Inbound && !ctx_.authenticated)
+        if (server_->kind != ListenerKind::Inbound && !ctx_.authenticated && !trusted)
             return reply(530, "5.7.0", "Authentication required");
         if (in_transaction_) return reply(503, "5.5.1", "Nested MAIL command");
         bool smtputf8 = false;

@@ -41,8 +41,6 @@ class DkimRotationTest(unittest.TestCase):
         cls.serve.stop()
         cls.dns.stop()
         cls.receiver.stop()
-        cls.receiver.proc.stdout.close()  # the pipes harness.Receiver leaves open
-        cls.receiver.proc.stderr.close()
         cls.data.close()
 
     def deliver(self, subject):

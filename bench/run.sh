@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# bench/run.sh: agentrelay's figures next to Postfix's, measured in one run on this machine.
+#
+#   Issue 2  send_email over HTTP (POST /v1/messages), durable (group commit, fsync): sends/s,
+#            p50/p99 at 1, 16 and 64 clients, while the delivery engine relays every message to
+#            Postfix's smtp-sink (bench.test is routed there: --route bench.test=127.0.0.1:PORT).
+#            Yardstick: Postfix smtpd acceptance (smtp-source, 20 sessions, into a private Postfix).
+#   Issue 3  DKIM-signed delivery (ed25519-sha256 + rsa-sha256): N messages queued first, then
+#            the rate at which the engine gets them accepted by smtp-sink; Postfix + OpenDKIM
+#            relaying N to smtp-sink; the machine's dual-signing limit from `openssl speed`.
+#            Then 1000 conversations at once with a sink answering each command after ~1 s
+#            (bench/slow_sink.py): peak sessions the sink saw, peak RSS (VmHWM) of agentrelay.
+#   Issue 4  SMTP submission from a trusted loopback address (no TLS, no AUTH) with smtp-source,
+#            20 sessions, versus Postfix smtpd acceptance.
+#
+# Usage (as root: apt-get, a private Postfix):  bench/run.sh
+# Env: N=5000 (issue 3 queue and Postfix DKIM run)  ACCEPT_N=5000 (Postfix acceptance, issue 4)
+#      SECS=10 (per HTTP concurrency level)  SLOW_N=1000  SLOW_DELAY=1.0  JOBS=1 (build)
+#      BENCH_DIR=/var/tmp/agentrelay-bench (wiped on each run)  ONLY="2 3 3slow 4" (the parts to run)
+# Loopback only. Every process started here is stopped by its PID at exit.
+set -uo pipefail
+
+N=${N:-5000}
+ACCEPT_N=${ACCEPT_N:-5000}
+SECS=${SECS:-10}
+SLOW_N=${SLOW_N:-1000}
+SLOW_DELAY=${SLOW_DELAY:-1.0}
+JOBS=${JOBS:-1}
+ONLY=${ONLY:-"2 3 3slow 4"}
+SESS=20
+LEN=2048
+WORK=${BENCH_DIR:-/var/tmp/agentrelay-bench}
+HTTP_PORT=18025 SINK_PORT=18026 SLOW_PORT=18027 HOLD_PORT=18028 SUB_PORT=18587
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$ROOT/build
+AR=$BUILD/agentrelay
+SEND_LOAD=$BUILD/bench/send_load
+PY=/usr/bin/python3
+
+die() { echo "run.sh: ERROR: $*" >&2; exit 1; }
+note() { echo "run.sh: $*" >&2; }
+[[ $(id -u) == 0 ]] || die "run as root (it installs packages and runs a private Postfix)"
+
+# ---------------------------------------------------------------- packages and build
+need=()
+for p in postfix opendkim opendkim-tools python3-aiosmtpd python3-dkim procps iproute2 openssl \
+         cmake g++ pkg-config libssl-dev libsqlite3-dev nlohmann-json3-dev libspdlog-dev \
+         libasio-dev libc-ares-dev libcpp-httplib-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if ((${#need[@]})); then
+  note "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
+    { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends "${need[@]}" >/dev/null; } ||
+    die "apt-get install ${need[*]} failed"
+fi
+note "building (Release, -j$JOBS)"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null || die "cmake configure failed"
+cmake --build "$BUILD" --target agentrelay send_load -j"$JOBS" >/dev/null || die "build failed"
+grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" || die "$BUILD is not a Release build"
+
+# 1000 outbound connections plus stores: more than the default 1024 descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+(( $(ulimit -n) >= 4096 )) || die "the descriptor limit $(ulimit -n) is too low for $SLOW_N conversations"
+
+# ---------------------------------------------------------------- processes (stopped by PID)
+PIDS=()
+stop_pid() {  # TERM, up to 5 s, then KILL
+  local pid=$1 i
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill "$pid" 2>/dev/null
+  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+cleanup() { local p; for p in "${PIDS[@]}"; do stop_pid "$p"; done; PIDS=(); }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+listening() { ss -Hltn "sport = :$1" | grep -q .; }
+wait_listen() {
+  local i; for i in $(seq 300); do listening "$1" && return 0; sleep 0.05; done
+  die "nothing listens on 127.0.0.1:$1"
+}
+for p in $HTTP_PORT $SINK_PORT $SLOW_PORT $HOLD_PORT $SUB_PORT; do listening "$p" && die "port $p is busy"; done
+
+if [[ -e $WORK ]]; then
+  [[ -e $WORK/.agentrelay-bench ]] || die "$WORK exists and was not made by run.sh; refusing to wipe it"
+  rm -rf "$WORK"
+fi
+mkdir -p "$WORK/sink"
+touch "$WORK/.agentrelay-bench"
+chown nobody "$WORK/sink"
+
+now() { echo "$EPOCHREALTIME"; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }  # the machine is shared: say how busy it was
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }   # calc FORMAT EXPR
+
+# smtp-sink (Postfix's fast sink) on SINK_PORT; counts with -c into $SINK_OUT.
+SINK_PID="" SINK_OUT=""
+start_sink() {
+  SINK_OUT=$WORK/$1
+  (cd "$WORK/sink" && exec /usr/sbin/smtp-sink -u nobody -c 127.0.0.1:$SINK_PORT 5000) >"$SINK_OUT" 2>&1 &
+  SINK_PID=$!; PIDS+=("$SINK_PID")
+  wait_listen $SINK_PORT
+}
+stop_sink() { stop_pid "$SINK_PID"; SINK_PID=""; }
+sink_count() {  # smtp-sink rewrites one status line with CRs: the last mesg=N is the count
+  local s; s=$(tail -c 200 "$SINK_OUT" 2>/dev/null | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1)
+  echo "${s#mesg=}" | grep . || echo 0
+}
+wait_sink() {  # wait_sink COUNT TIMEOUT_S -> 0 when reached; sets T_REACHED
+  local want=$1 deadline=$(( ${EPOCHREALTIME%.*} + $2 ))
+  while (( $(sink_count) < want )); do
+    (( ${EPOCHREALTIME%.*} > deadline )) && return 1
+    sleep 0.02
+  done
+  T_REACHED=$(now)
+}
+
+# A slow sink (bench/slow_sink.py) on PORT: every reply after DELAY s.
+start_slow() {  # start_slow PORT DELAY STATUSFILE [--dump FILE]
+  local port=$1 delay=$2 status=$3; shift 3
+  $PY "$ROOT/bench/slow_sink.py" --listen 127.0.0.1:"$port" --delay "$delay" --status "$status" "$@" \
+    >"$status.log" 2>&1 &
+  LAST_PID=$!; PIDS+=("$LAST_PID")
+  wait_listen "$port"
+}
+slow_field() { grep -o "$2=[0-9]*" "$1" 2>/dev/null | cut -d= -f2 || echo 0; }
+
+# A fresh data dir with one agent "sender"; sets KEY. The init output (DNS records) is kept.
+new_data() {  # new_data DIR
+  "$AR" init --data "$1" --domain relay.bench.test >"$1.init" 2>&1 || { cat "$1.init" >&2; die "init failed"; }
+  KEY=$("$AR" agent create sender --data "$1" 2>/dev/null | sed -n 's/.*"api_key" *: *"\([^"]*\)".*/\1/p')
+  [[ -n $KEY ]] || die "agent create failed"
+}
+# serve DIR LOGNAME ARGS... ; sets SERVE_PID
+serve() {
+  local dir=$1 log=$2; shift 2
+  "$AR" serve --data "$dir" "$@" >"$WORK/$log" 2>&1 &
+  SERVE_PID=$!; PIDS+=("$SERVE_PID")
+}
+stop_serve() { stop_pid "$SERVE_PID"; SERVE_PID=""; }
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+status_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+config() {  # config FILE MAX_CONNECTIONS
+  cat >"$1" <<EOF
+{"destination_defaults": {"max_connections": $2, "messages_per_second": 0, "tls": "opportunistic"}}
+EOF
+}
+
+postfix_run() {  # postfix_run N on|off -> the baseline's line
+  local out
+  out=$(PF_DIR=$WORK/postfix SESS=$SESS LEN=$LEN "$ROOT/bench/postfix_baseline.sh" "$1" "$2") ||
+    die "postfix_baseline.sh $1 $2 failed"
+  echo "$out"
+}
+field_rate() {  # field_rate LINE WORD -> the msg/s after "WORD ... in X s (Y msg/s)"
+  sed -n "s/.*$2 [0-9]* *in [0-9.]* s (\([0-9.]*\) msg\/s).*/\1/p; s/.*$2 in [0-9.]* s (\([0-9.]*\) msg\/s).*/\1/p" <<<"$1" | head -1
+}
+verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b ? "MET" : "MISSED") }'; }
+
+echo "=== agentrelay bench/run.sh $(date -u +%FT%TZ) on $(hostname): $(nproc) CPUs," \
+     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)," \
+     "agentrelay $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), $(/usr/sbin/postconf -d -h mail_version 2>/dev/null | sed 's/^/Postfix /')"
+
+# ================================================================ Postfix yardstick
+PF_ACCEPT=""
+postfix_acceptance() {  # once: Postfix smtpd acceptance without DKIM
+  [[ -n $PF_ACCEPT ]] && return 0
+  note "Postfix without DKIM: $ACCEPT_N messages, $SESS sessions"
+  local line; line=$(postfix_run "$ACCEPT_N" off)
+  echo "$line"
+  PF_ACCEPT=$(field_rate "$line" accepted)
+}
+
+# ================================================================ Issue 2: send_email over HTTP
+issue2() {
+echo
+echo "--- Issue 2: send_email over HTTP (POST /v1/messages, durable: group commit + fsync) [load $(loadavg)]"
+echo "    recipient sink@bench.test routed to Postfix's smtp-sink on loopback; the delivery engine"
+echo "    relays every message there while the load runs (no DKIM shortcut: it signs as in production)"
+D2=$WORK/data-http
+new_data "$D2"
+config "$WORK/http.json" 20
+start_sink sink-http.out
+serve "$D2" serve-http.log --http 127.0.0.1:$HTTP_PORT --route bench.test=127.0.0.1:$SINK_PORT \
+  --config "$WORK/http.json"
+wait_listen $HTTP_PORT
+declare -A RATE P99
+total_sent=0
+for c in 1 16 64; do
+  line=$("$SEND_LOAD" --port $HTTP_PORT --key "$KEY" --to sink@bench.test --concurrency $c --seconds "$SECS") ||
+    { echo "$line"; die "send_load at $c clients had errors"; }
+  echo "$line"
+  RATE[$c]=$(sed -n 's/.*= \([0-9.]*\) sends\/s.*/\1/p' <<<"$line")
+  P99[$c]=$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<<"$line")
+  total_sent=$(( total_sent + $(sed -n 's/.*: \([0-9]*\) sends in.*/\1/p' <<<"$line") ))
+done
+if wait_sink "$total_sent" 300; then
+  echo "delivered: all $total_sent messages reached smtp-sink (agentrelay CPU $(cpu_s "$SERVE_PID") s in total)"
+else
+  echo "delivered: only $(sink_count)/$total_sent reached smtp-sink within 300 s"
+fi
+stop_serve; stop_sink
+postfix_acceptance
+echo "Postfix smtpd acceptance (same machine, same run): $PF_ACCEPT msg/s"
+for c in 1 16 64; do
+  echo "ratio at $c clients: $(calc '%.1f' "${RATE[$c]} / $PF_ACCEPT")x Postfix acceptance"
+done
+r16=$(calc '%.2f' "${RATE[16]} / $PF_ACCEPT")
+echo "RESULT issue 2: ${RATE[16]} sends/s at 16 clients = ${r16}x Postfix (target >= 10x: $(verdict "$r16" 10));" \
+     "p99 at 16 clients ${P99[16]} ms (target < 10 ms: $(awk -v p="${P99[16]}" 'BEGIN{print (p < 10 ? "MET" : "MISSED")}'))"
+
+}
+
+# ================================================================ Issue 3: DKIM delivery
+issue3() {
+echo
+echo "--- Issue 3: queued -> accepted by smtp-sink, DKIM-signed twice (ed25519-sha256 + rsa-sha256) [load $(loadavg)]"
+D3=$WORK/data-dkim
+new_data "$D3"
+# Phase A: queue N over HTTP while the only next hop never answers (one connection), so
+# nothing is delivered; then stop the relay. What it had claimed is released by the next one.
+start_slow $HOLD_PORT 100000 "$WORK/hold.status"; HOLD_PID=$LAST_PID
+config "$WORK/hold.json" 1
+serve "$D3" serve-queue.log --http 127.0.0.1:$HTTP_PORT --route bench.test=127.0.0.1:$HOLD_PORT \
+  --config "$WORK/hold.json"
+wait_listen $HTTP_PORT
+line=$("$SEND_LOAD" --port $HTTP_PORT --key "$KEY" --to sink@bench.test --concurrency 64 --count "$N") ||
+  { echo "$line"; die "queueing $N failed"; }
+echo "queued: $line"
+stop_serve; stop_pid "$HOLD_PID"
+# Phase B: a fresh relay process drains the queue into smtp-sink (20 connections, no rate cap).
+config "$WORK/drain.json" 20
+start_sink sink-dkim.out
+start_slow $SLOW_PORT 0 "$WORK/dump.status" --dump "$WORK/dkim-sample.eml"; DUMP_PID=$LAST_PID
+t0=$(now)
+serve "$D3" serve-drain.log --http 127.0.0.1:$HTTP_PORT --route bench.test=127.0.0.1:$SINK_PORT \
+  --route "*=127.0.0.1:$SLOW_PORT" --config "$WORK/drain.json"
+wait_sink "$N" 600 || die "only $(sink_count)/$N reached the sink in 600 s"
+AR_DRAIN=$(calc '%.1f' "$N / ($T_REACHED - $t0)")
+echo "agentrelay: delivered $N queued messages in $(calc '%.3f' "$T_REACHED - $t0") s ($AR_DRAIN msg/s)," \
+     "DKIM ed25519+rsa2048, 20 connections; agentrelay CPU $(cpu_s "$SERVE_PID") s" \
+     "($(calc '%.2f' "1000 * $(cpu_s "$SERVE_PID") / $N") ms/msg)"
+# One more message through the dumping sink: both signatures must verify (dkimpy).
+"$SEND_LOAD" --port $HTTP_PORT --key "$KEY" --to check@dkim-check.test --concurrency 1 --count 1 >/dev/null ||
+  die "sending the DKIM sample failed"
+for _ in $(seq 200); do [[ -s $WORK/dkim-sample.eml ]] && break; sleep 0.05; done
+$PY "$ROOT/bench/dkim_check.py" "$D3.init" "$WORK/dkim-sample.eml" || die "DKIM check failed"
+stop_serve; stop_pid "$DUMP_PID"; stop_sink
+
+# End to end, like Postfix's figure: HTTP sends and delivery together, from the first send to
+# the last message at the sink.
+D3b=$WORK/data-e2e
+new_data "$D3b"
+start_sink sink-e2e.out
+serve "$D3b" serve-e2e.log --http 127.0.0.1:$HTTP_PORT --route bench.test=127.0.0.1:$SINK_PORT \
+  --config "$WORK/drain.json"
+wait_listen $HTTP_PORT
+t0=$(now)
+line=$("$SEND_LOAD" --port $HTTP_PORT --key "$KEY" --to sink@bench.test --concurrency $SESS --count "$N") ||
+  { echo "$line"; die "sending $N failed"; }
+wait_sink "$N" 600 || die "only $(sink_count)/$N reached the sink in 600 s"
+AR_E2E=$(calc '%.1f' "$N / ($T_REACHED - $t0)")
+echo "agentrelay end to end: $N sent over HTTP ($SESS clients) and delivered in" \
+     "$(calc '%.3f' "$T_REACHED - $t0") s ($AR_E2E msg/s); agentrelay CPU $(cpu_s "$SERVE_PID") s"
+stop_serve; stop_sink
+
+note "Postfix + OpenDKIM: $N messages"
+PF_ON=$(postfix_run "$N" on)
+echo "$PF_ON"
+PF_DEL=$(field_rate "$PF_ON" delivered)
+
+note "openssl speed (signing limit)"
+speed=$(openssl speed -seconds 3 ed25519 rsa2048 2>/dev/null)
+RSA_S=$(awk '/^rsa 2048 bits/ {print $(NF-1)}' <<<"$speed" | tail -1)
+ED_S=$(awk '/Ed25519/ && /EdDSA/ {print $(NF-1)}' <<<"$speed" | tail -1)
+[[ -n $RSA_S && -n $ED_S ]] || die "cannot read openssl speed's output"
+LIMIT=$(calc '%.1f' "$(nproc) / (1/$ED_S + 1/$RSA_S)")
+echo "signing limit: openssl speed: ed25519 $ED_S sign/s, rsa2048 $RSA_S sign/s per core;" \
+     "dual signatures: $(calc '%.1f' "1 / (1/$ED_S + 1/$RSA_S)")/s per core x $(nproc) cores = $LIMIT msg/s"
+rd=$(calc '%.2f' "$AR_DRAIN / $PF_DEL"); re=$(calc '%.2f' "$AR_E2E / $PF_DEL")
+fd=$(calc '%.2f' "$AR_DRAIN / $LIMIT"); fe=$(calc '%.2f' "$AR_E2E / $LIMIT")
+echo "ratio vs Postfix+OpenDKIM delivered ($PF_DEL msg/s; Postfix signs rsa only): queued->delivered ${rd}x," \
+     "end to end ${re}x"
+echo "fraction of the signing limit: queued->delivered $fd, end to end $fe"
+echo "RESULT issue 3 (delivery): $AR_DRAIN msg/s queued->delivered = ${rd}x Postfix+OpenDKIM (target >= 10x:" \
+     "$(verdict "$rd" 10)); $fd of the signing limit (target >= 0.5: $(verdict "$fd" 0.5))"
+
+}
+
+# ---------------------------------------------------------------- 1000 slow conversations
+issue3_slow() {
+echo
+echo "--- Issue 3: $SLOW_N messages to $SLOW_N domains, '*' routed to a sink answering each command after ${SLOW_DELAY} s [load $(loadavg)]"
+D4=$WORK/data-slow
+new_data "$D4"
+config "$WORK/slow.json" $((SLOW_N + 100))
+start_slow $SLOW_PORT "$SLOW_DELAY" "$WORK/slow.status"; SLOW_PID=$LAST_PID
+serve "$D4" serve-slow.log --http 127.0.0.1:$HTTP_PORT --route "*=127.0.0.1:$SLOW_PORT" --config "$WORK/slow.json"
+wait_listen $HTTP_PORT
+rss0=$(status_kb "$SERVE_PID" VmRSS)
+t0=$(now)
+line=$("$SEND_LOAD" --port $HTTP_PORT --key "$KEY" --to 'rcpt@d{i}.slow.test' --concurrency 64 --count "$SLOW_N") ||
+  { echo "$line"; die "sending $SLOW_N failed"; }
+echo "queued: $line"
+deadline=$(( ${EPOCHREALTIME%.*} + 300 ))
+while (( $(slow_field "$WORK/slow.status" messages) < SLOW_N )); do
+  (( ${EPOCHREALTIME%.*} > deadline )) && break
+  sleep 0.1
+done
+t1=$(now)
+got=$(slow_field "$WORK/slow.status" messages); peak=$(slow_field "$WORK/slow.status" peak)
+hwm=$(status_kb "$SERVE_PID" VmHWM); thr=$(status_kb "$SERVE_PID" Threads)
+stop_serve; stop_pid "$SLOW_PID"
+echo "slow sink: $got/$SLOW_N messages accepted in $(calc '%.1f' "$t1 - $t0") s; peak simultaneous sessions $peak"
+echo "agentrelay: RSS at start $((rss0 / 1024)) MiB, peak RSS (VmHWM) $(calc '%.1f' "$hwm / 1024") MiB, $thr threads"
+echo "RESULT issue 3 (concurrency): $peak sessions held at once (target $SLOW_N: $(verdict "$peak" "$SLOW_N"))," \
+     "peak RSS $(calc '%.1f' "$hwm / 1024") MiB (target < 200 MB: $(awk -v k="$hwm" 'BEGIN{print (k*1024 < 200e6 ? "MET" : "MISSED")}'))"
+
+}
+
+# ================================================================ Issue 4: SMTP submission
+issue4() {
+echo
+echo "--- Issue 4: SMTP submission from a trusted network (127.0.0.1/32=sender, no TLS, no AUTH) [load $(loadavg)]"
+echo "    smtp-source: $ACCEPT_N messages, $SESS sessions, ${LEN}-byte messages, one connection a message"
+D5=$WORK/data-sub
+new_data "$D5"
+config "$WORK/sub.json" 20
+start_sink sink-sub.out
+serve "$D5" serve-sub.log --submission 127.0.0.1:$SUB_PORT --trusted-network 127.0.0.1/32=sender \
+  --route bench.test=127.0.0.1:$SINK_PORT --config "$WORK/sub.json"
+wait_listen $SUB_PORT
+t0=$(now)
+/usr/sbin/smtp-source -s $SESS -m "$ACCEPT_N" -l $LEN -f sender@relay.bench.test -t sink@bench.test \
+  127.0.0.1:$SUB_PORT >"$WORK/smtp-source-sub.log" 2>&1 || { cat "$WORK/smtp-source-sub.log"; die "smtp-source failed"; }
+t1=$(now)
+AR_SUB=$(calc '%.1f' "$ACCEPT_N / ($t1 - $t0)")
+echo "agentrelay submission: accepted $ACCEPT_N in $(calc '%.3f' "$t1 - $t0") s ($AR_SUB msg/s)"
+if wait_sink "$ACCEPT_N" 300; then echo "delivered: all $ACCEPT_N reached smtp-sink"
+else echo "delivered: only $(sink_count)/$ACCEPT_N reached smtp-sink within 300 s"; fi
+stop_serve; stop_sink
+postfix_acceptance
+rs=$(calc '%.2f' "$AR_SUB / $PF_ACCEPT")
+echo "RESULT issue 4: $AR_SUB msg/s = ${rs}x Postfix smtpd acceptance ($PF_ACCEPT msg/s) (target >= 5x: $(verdict "$rs" 5))"
+}
+
+for part in $ONLY; do
+  case $part in
+    2) issue2 ;;
+    3) issue3 ;;
+    3slow) issue3_slow ;;
+    4) issue4 ;;
+    *) die "ONLY takes 2, 3, 3slow and 4, got '$part'" ;;
+  esac
+done
