@@ -32,7 +32,7 @@ Status GroupWriter::write(std::function<void(Db&)> fn) {
         if (stopping_) return Error{kErrUnavailable, "the store is shutting down", ""};
         queue_.push_back(job);
         work_cv_.notify_one();
-        done_cv_.wait(lk, [&] { return job->done; });
+        job->done_cv.wait(lk, [&] { return job->done; });
     }
     if (job->error) return *job->error;
     return Ok{};
@@ -84,9 +84,9 @@ void GroupWriter::run() {
             for (auto& job : batch) {
                 if (batch_error && !job->error) job->error = batch_error;
                 job->done = true;
+                job->done_cv.notify_one();
             }
         }
-        done_cv_.notify_all();
         batch.clear();
     }
 }

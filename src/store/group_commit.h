@@ -69,6 +69,7 @@ class GroupWriter {
         std::function<void(Db&)> fn;
         std::optional<Error> error;
         bool done = false;
+        std::condition_variable done_cv;  // wakes this job's caller only
     };
     void run();
     std::unique_ptr<Db> acquire_reader();
@@ -78,7 +79,6 @@ class GroupWriter {
     Db db_;
     std::mutex mu_;
     std::condition_variable work_cv_;
-    std::condition_variable done_cv_;
     std::deque<std::shared_ptr<Job>> queue_;
     bool stopping_ = false;
     std::thread thread_;

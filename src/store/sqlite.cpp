@@ -27,13 +27,21 @@ Db::Db(const std::string& path, bool read_only) {
 }
 
 Db::~Db() {
+    finalize_cache();
     if (db_) sqlite3_close_v2(db_);
+}
+
+void Db::finalize_cache() {
+    for (auto& [sql, c] : cache_) sqlite3_finalize(c.stmt);
+    cache_.clear();
 }
 
 Db& Db::operator=(Db&& o) noexcept {
     if (this != &o) {
+        finalize_cache();
         if (db_) sqlite3_close_v2(db_);
         db_ = o.db_;
+        cache_ = std::move(o.cache_);
         o.db_ = nullptr;
     }
     return *this;
@@ -48,7 +56,19 @@ void Db::exec(const char* sql) {
     }
 }
 
-Stmt Db::prepare(std::string_view sql) { return Stmt(db_, sql); }
+Stmt Db::prepare(std::string_view sql) {
+    auto it = cache_.find(std::string(sql));
+    if (it == cache_.end()) {
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &st,
+                               nullptr) != SQLITE_OK)
+            fail(db_, "prepare '" + std::string(sql.substr(0, 60)) + "'");
+        it = cache_.emplace(std::string(sql), Cached{st, false}).first;
+    }
+    if (it->second.in_use) return Stmt(db_, sql);  // the same SQL twice at once: a private copy
+    it->second.in_use = true;
+    return Stmt(db_, it->second.stmt, &it->second.in_use);
+}
 
 int Db::user_version() {
     Stmt s(db_, "PRAGMA user_version");
@@ -66,7 +86,14 @@ Stmt::Stmt(sqlite3* db, std::string_view sql) : db_(db) {
 }
 
 Stmt::~Stmt() {
-    if (st_) sqlite3_finalize(st_);
+    if (!st_) return;
+    if (in_use_) {
+        sqlite3_reset(st_);
+        sqlite3_clear_bindings(st_);
+        *in_use_ = false;
+    } else {
+        sqlite3_finalize(st_);
+    }
 }
 
 Stmt& Stmt::bind(int i, std::string_view v) {

@@ -1,6 +1,8 @@
 // sqlite.h: a thin RAII layer over SQLite3 for the stores.
 //
-// Db owns one connection; Stmt one prepared statement. Errors are thrown as
+// Db owns one connection and caches its prepared statements: prepare() hands out the cached
+// statement for the same SQL (reset when the Stmt goes away) unless it is in use, so the hot
+// paths do not compile SQL on every call. Errors are thrown as
 // StoreError (a std::runtime_error) inside the store layer only: the store's
 // public functions catch them and return ar::Error values to the core.
 #pragma once
@@ -12,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace ar::store {
 
@@ -28,7 +31,7 @@ class Db {
     // has reached the disk (fsync) when it returns. busy_timeout lets several processes share it.
     explicit Db(const std::string& path, bool read_only = false);
     ~Db();
-    Db(Db&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
+    Db(Db&& o) noexcept : db_(o.db_), cache_(std::move(o.cache_)) { o.db_ = nullptr; }
     Db& operator=(Db&& o) noexcept;
     Db(const Db&) = delete;
     Db& operator=(const Db&) = delete;
@@ -42,14 +45,25 @@ class Db {
     void set_user_version(int v);
 
   private:
+    struct Cached {
+        sqlite3_stmt* stmt = nullptr;
+        bool in_use = false;
+    };
+    void finalize_cache();
     sqlite3* db_ = nullptr;
+    std::unordered_map<std::string, Cached> cache_;  // node-based: entries never move
 };
 
 class Stmt {
   public:
     Stmt(sqlite3* db, std::string_view sql);
+    // A cached statement lent by Db: reset, not finalized, when this Stmt goes away.
+    Stmt(sqlite3* db, sqlite3_stmt* borrowed, bool* in_use) : db_(db), st_(borrowed), in_use_(in_use) {}
     ~Stmt();
-    Stmt(Stmt&& o) noexcept : db_(o.db_), st_(o.st_) { o.st_ = nullptr; }
+    Stmt(Stmt&& o) noexcept : db_(o.db_), st_(o.st_), in_use_(o.in_use_) {
+        o.st_ = nullptr;
+        o.in_use_ = nullptr;
+    }
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
 
@@ -80,6 +94,7 @@ class Stmt {
   private:
     sqlite3* db_;
     sqlite3_stmt* st_ = nullptr;
+    bool* in_use_ = nullptr;  // set for a statement borrowed from Db's cache
 };
 
 // RAII transaction: BEGIN IMMEDIATE on construction, ROLLBACK unless commit() was called.
