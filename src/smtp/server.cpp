@@ -293,9 +293,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void mail(const Command& cmd) {
         if (!greeted_) return reply(503, "5.5.1", "Send EHLO or HELO first");
-        if (server_->kind == ListenerKind::Submission && !ctx_.tls)
+        bool trusted = server_->kind != ListenerKind::Inbound && !ctx_.authenticated &&
+                       guarded_bool([&] { return server_->handler.trusted(ctx_); });
+        if (server_->kind == ListenerKind::Submission && !ctx_.tls && !trusted)
             return reply(530, "5.7.0", "Must issue a STARTTLS command first");
-        if (server_->kind != ListenerKind::Inbound && !ctx_.authenticated)
+        if (server_->kind != ListenerKind::Inbound && !ctx_.authenticated && !trusted)
             return reply(530, "5.7.0", "Authentication required");
         if (in_transaction_) return reply(503, "5.5.1", "Nested MAIL command");
         bool smtputf8 = false;
@@ -539,6 +541,15 @@ class Session : public std::enable_shared_from_this<Session> {
         reverse_path_.clear();
         recipients_.clear();
         smtputf8_ = false;
+    }
+
+    template <class F> bool guarded_bool(F&& call) {
+        try {
+            return call();
+        } catch (const std::exception& e) {
+            spdlog::error("smtp: handler failed: {}", e.what());
+            return false;
+        }
     }
 
     template <class F> ServerReply guarded(F&& call) {
