@@ -219,6 +219,17 @@ class SubmissionTest(unittest.TestCase):
         self.assertIn("Hi Bob.", full["text"])
         self.assertIsNone(self.at_receiver(subject), "local mail never leaves the relay")
 
+    def test_unknown_local_agent_bounces_like_send_email(self):
+        subject = "to nobody " + uuid.uuid4().hex
+        with self.starttls_client() as s:
+            s.login("alice", self.alice["api_key"])
+            s.mail(f"alice@{DOMAIN}")
+            self.assertEqual(s.rcpt(f"nobody@{DOMAIN}")[0], 250)
+            code, reply = s.data(self.message(subject, to=f"nobody@{DOMAIN}"))
+        self.assertEqual(code, 250, reply)
+        st = self.wait_status(queued_id(reply.decode()), "bounced")
+        self.assertEqual(st["recipients"][0]["last_enhanced_code"], "5.1.1")
+
     # --- refusals -------------------------------------------------------------------------
 
     def test_auth_and_mail_need_tls_first(self):
