@@ -366,7 +366,8 @@ Status Relay::record_async_report(const std::string& agent, const std::string& m
                          agent, r.recipient);
             continue;
         }
-        if (rec->status == store::kBounced) continue;  // already known: a report delivered twice
+        // Already known (a report delivered twice), or never sent (suppressed): nothing to record.
+        if (rec->status == store::kBounced || rec->status == store::kSuppressed) continue;
         if (std::any_of(updates.begin(), updates.end(),
                         [&](const store::RecipientUpdate& u) { return u.address == rec->address; }))
             continue;
