@@ -139,6 +139,9 @@ int cmd_serve(const std::vector<std::string>& argv) {
     smtp_opts.tls_cert = args->get_or("tls-cert", (*data)->tls_cert_path());
     smtp_opts.tls_key = args->get_or("tls-key", (*data)->tls_key_path());
     smtp_opts.trusted_networks = args->all("trusted-network");
+    // The SMTP doors refuse what the core would refuse, and say so early (EHLO SIZE).
+    smtp_opts.max_message_bytes = rcfg->max_message_bytes;
+    smtp_opts.max_recipients = rcfg->max_recipients;
     if (use_default && !any_listener) {
         http_addr = std::make_pair(std::string("127.0.0.1"), static_cast<uint16_t>(8025));
         smtp_opts.inbound = "127.0.0.1:2525";

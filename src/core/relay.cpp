@@ -282,7 +282,7 @@ Result<store::InboxRecord> Relay::deliver_to_inbox(const std::string& rcpt_agent
 
 Result<SendResult> Relay::submit(const store::AgentRecord& agent, const std::string& reverse_path,
                                  const std::vector<std::string>& recipients, std::string raw,
-                                 const std::string& client) {
+                                 const std::string& client, const std::string& protocol) {
     auto parsed = mime::parse_message(raw);
     if (!parsed) return invalid("message", "the message cannot be parsed: " + parsed.error().message);
     auto from = mime::parse_mailbox_list(parsed->from);
@@ -304,7 +304,7 @@ Result<SendResult> Relay::submit(const store::AgentRecord& agent, const std::str
     m.id = "m_" + random_hex(12);
     m.created_at = clock_.now_ms();
     std::string added;
-    added += "Received: from " + client + "\r\n\tby " + data_.domain() + " (agentrelay) with ESMTPSA id " +
+    added += "Received: from " + client + "\r\n\tby " + data_.domain() + " (agentrelay) with " + protocol + " id " +
              m.id + ";\r\n\t" + mime::format_date(m.created_at) + "\r\n";
     if (parsed->message_id.empty()) {
         m.message_id_header = "<" + m.id + "@" + data_.domain() + ">";
@@ -334,12 +334,25 @@ Status Relay::record_async_report(const std::string& agent, const std::string& m
     std::vector<store::RecipientUpdate> updates;
     for (const auto& r : reports) {
         if (r.action != "failed") continue;  // delayed/delivered/relayed reports change nothing
-        std::string recipient = r.recipient;
-        bool known = std::any_of(message->recipients.begin(), message->recipients.end(),
-                                 [&](const store::RecipientRecord& rec) { return ascii_lower(rec.address) == ascii_lower(recipient); });
-        if (!known && message->recipients.size() == 1) recipient = message->recipients.front().address;
-        for (const auto& rec : message->recipients)
-            if (ascii_lower(rec.address) == ascii_lower(recipient)) recipient = rec.address;
+        auto find = [&](const std::string& address) -> const store::RecipientRecord* {
+            for (const auto& rec : message->recipients)
+                if (!address.empty() && ascii_lower(rec.address) == ascii_lower(address)) return &rec;
+            return nullptr;
+        };
+        const store::RecipientRecord* rec = find(r.recipient);
+        if (!rec) rec = find(r.original_recipient);
+        if (!rec && message->recipients.size() == 1) rec = &message->recipients.front();
+        if (!rec) {
+            spdlog::info("DSN for {} of {} reports on {}, not one of its recipients: ignored", message_id,
+                         agent, r.recipient);
+            continue;
+        }
+        // Already known (a report delivered twice), or never sent (suppressed): nothing to record.
+        if (rec->status == store::kBounced || rec->status == store::kSuppressed) continue;
+        if (std::any_of(updates.begin(), updates.end(),
+                        [&](const store::RecipientUpdate& u) { return u.address == rec->address; }))
+            continue;
+        std::string recipient = rec->address;
         store::RecipientUpdate u;
         u.message_id = message->id;
         u.address = recipient;

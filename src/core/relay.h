@@ -109,10 +109,11 @@ class Relay {
 
     Result<SendResult> send(const store::AgentRecord& agent, const SendRequest& request);
     // A whole message from SMTP submission: checked, completed (Date, Message-ID, Received)
-    // and queued like send(). `client` describes the SMTP client for the Received header.
+    // and queued like send(). `client` describes the SMTP client for the Received header,
+    // `protocol` is its "with" word (RFC 3848: ESMTPSA for TLS and AUTH).
     Result<SendResult> submit(const store::AgentRecord& agent, const std::string& reverse_path,
                               const std::vector<std::string>& recipients, std::string raw,
-                              const std::string& client);
+                              const std::string& client, const std::string& protocol = "ESMTPSA");
 
     Result<store::MessageRecord> status(const store::AgentRecord& agent, const std::string& id);
     Result<BouncePage> bounces(const store::AgentRecord& agent, std::optional<int64_t> since_ms,
@@ -152,12 +153,16 @@ class Relay {
     // An asynchronous bounce: a delivery status notification that came back to a message's
     // return path. `action` is the DSN's (failed, delayed, delivered, relayed, expanded); a
     // failed recipient becomes bounced (kind "async") and, for a bad address, suppressed.
+    // A report is matched to the message's recipient by its final, else its original
+    // recipient, else (a message to one recipient) to that one; other reports are ignored, as
+    // is a second report on a recipient already bounced (a DSN delivered twice).
     struct AsyncReport {
-        std::string recipient;
+        std::string recipient;  // the DSN's Final-Recipient
         std::string action;
         std::string status;      // "5.1.1"
         std::string diagnostic;  // "smtp; 550 5.1.1 ..." with the type stripped
         std::string remote_mta;
+        std::string original_recipient = {};  // the DSN's Original-Recipient, if any
     };
     Status record_async_report(const std::string& agent, const std::string& message_id,
                                const std::vector<AsyncReport>& reports);

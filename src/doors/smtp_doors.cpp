@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "core/ids.h"
+#include "core/text.h"
 #include "delivery/config.h"
 #include "delivery/engine.h"
 #include "mime/address.h"
@@ -20,11 +22,6 @@ namespace {
 
 using smtp::ServerReply;
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
 
 // The SMTP reply for a core error.
 ServerReply reply_for(const Error& e) {
@@ -42,7 +39,8 @@ ServerReply reply_for(const Error& e) {
 template <class F> asio::awaitable<ServerReply> on_pool(asio::thread_pool& pool, F& f) {
     F* fp = &f;
     co_return co_await asio::co_spawn(
-        pool.get_executor(), [fp]() -> asio::awaitable<ServerReply> { co_return (*fp)(); }, asio::use_awaitable);
+        pool.get_executor(), [fp]() -> asio::awaitable<ServerReply> { co_return (*fp)(); },
+        asio::use_awaitable);
 }
 
 class SubmissionHandler final : public smtp::Handler {
@@ -54,17 +52,15 @@ class SubmissionHandler final : public smtp::Handler {
                                             std::string_view password) override {
         auto agent = relay_.authenticate(std::string(password));
         if (!agent) return std::nullopt;
-        std::string u = lower(std::string(user));
-        if (u != agent->name && u != lower(agent->address)) return std::nullopt;
+        std::string u = ascii_lower(std::string(user));
+        if (u != agent->name && u != ascii_lower(agent->address)) return std::nullopt;
         return agent->name;
     }
 
-    bool trusted(const smtp::ClientContext& ctx) override {
-        return std::any_of(trusted_.begin(), trusted_.end(),
-                           [&](const TrustedNetwork& t) { return t.contains(ctx.remote); });
-    }
+    bool trusted(const smtp::ClientContext& ctx) override { return trusted_agent(ctx) != nullptr; }
 
-    ServerReply on_mail_from(const smtp::ClientContext& ctx, std::string_view reverse_path) override {
+    ServerReply on_mail_from(const smtp::ClientContext& ctx,
+                             std::string_view reverse_path) override {
         auto agent = sender(ctx);
         if (!agent) return {530, "5.7.0", "Authentication required"};
         auto from = mime::parse_address(reverse_path);
@@ -72,11 +68,13 @@ class SubmissionHandler final : public smtp::Handler {
         self.local_part = agent->name;
         self.domain = relay_.domain();
         if (!from || !mime::same_address(*from, self))
-            return {553, "5.7.1", "Sender address rejected: you may send only as " + agent->address};
+            return {553, "5.7.1",
+                    "Sender address rejected: you may send only as " + agent->address};
         return {250, "2.1.0", "Sender OK"};
     }
 
-    ServerReply on_recipient(const smtp::ClientContext& ctx, std::string_view forward_path) override {
+    ServerReply on_recipient(const smtp::ClientContext& ctx,
+                             std::string_view forward_path) override {
         if (!sender(ctx)) return {530, "5.7.0", "Authentication required"};
         auto to = mime::parse_address(forward_path);
         if (!to) return {553, "5.1.3", "Bad recipient address syntax: " + to.error().message};
@@ -90,10 +88,13 @@ class SubmissionHandler final : public smtp::Handler {
         std::string client = (ctx.helo.empty() ? std::string("unknown") : ctx.helo) + " ([" +
                              ctx.remote.to_string() + "])" +
                              (ctx.tls_version.empty() ? "" : " (using " + ctx.tls_version + ")");
+        // RFC 3848: S for TLS, A for an authenticated client (a trusted network is neither).
+        std::string protocol =
+            std::string("ESMTP") + (ctx.tls ? "S" : "") + (ctx.authenticated ? "A" : "");
         const store::AgentRecord& sender_agent = *agent;
         auto submit = [&] {
-            auto r = relay_.submit(sender_agent, message.reverse_path, message.recipients, std::move(message.data),
-                                   client);
+            auto r = relay_.submit(sender_agent, message.reverse_path, message.recipients,
+                                   strip_submission_headers(message.data), client, protocol);
             if (!r) return reply_for(r.error());
             return ServerReply{250, "2.0.0", "Ok: queued as " + r->message_id};
         };
@@ -101,11 +102,17 @@ class SubmissionHandler final : public smtp::Handler {
     }
 
   private:
+    // The agent a client sends as: the one it authenticated as, else its trusted network's.
     std::optional<store::AgentRecord> sender(const smtp::ClientContext& ctx) {
         if (ctx.authenticated) return relay_.find_agent(*ctx.authenticated);
-        for (const auto& t : trusted_)
-            if (t.contains(ctx.remote)) return relay_.find_agent(t.agent);
+        if (const std::string* agent = trusted_agent(ctx)) return relay_.find_agent(*agent);
         return std::nullopt;
+    }
+
+    const std::string* trusted_agent(const smtp::ClientContext& ctx) const {
+        for (const auto& t : trusted_)
+            if (t.contains(ctx.remote)) return &t.agent;
+        return nullptr;
     }
 
     Relay& relay_;
@@ -121,7 +128,7 @@ class InboundHandler final : public smtp::Handler {
 
     std::optional<std::string> authenticate(const smtp::ClientContext&, std::string_view,
                                             std::string_view) override {
-        return std::nullopt;  // the MX offers no AUTH
+        return std::nullopt; // the MX offers no AUTH
     }
 
     ServerReply on_mail_from(const smtp::ClientContext&, std::string_view) override {
@@ -131,19 +138,20 @@ class InboundHandler final : public smtp::Handler {
     ServerReply on_recipient(const smtp::ClientContext&, std::string_view forward_path) override {
         auto to = mime::parse_address(forward_path);
         if (!to) return {553, "5.1.3", "Bad recipient address syntax"};
-        if (to->domain_lower() != lower(relay_.domain()))
-            return {554, "5.7.1", "Relay access denied: this server accepts mail only for " + relay_.domain()};
-        if (delivery::Engine::parse_return_path(secret_, to->local_part))
-            return {250, "2.1.5", "Recipient OK"};
-        if (!relay_.find_agent(lower(to->local_part)))
+        if (to->domain_lower() != ascii_lower(relay_.domain()))
+            return {554, "5.7.1",
+                    "Relay access denied: this server accepts mail only for " + relay_.domain()};
+        if (return_path_origin(to->local_part)) return {250, "2.1.5", "Recipient OK"};
+        if (!relay_.find_agent(ascii_lower(to->local_part)))
             return {550, "5.1.1", "<" + std::string(forward_path) + ">: no such mailbox here"};
         return {250, "2.1.5", "Recipient OK"};
     }
 
     asio::awaitable<ServerReply> on_message(const smtp::ClientContext& ctx,
                                             smtp::AcceptedMessage message) override {
-        std::string received = "Received: from " + (ctx.helo.empty() ? std::string("unknown") : ctx.helo) +
-                               " ([" + ctx.remote.to_string() + "])\r\n\tby " + relay_.domain() +
+        std::string received = "Received: from " +
+                               (ctx.helo.empty() ? std::string("unknown") : ctx.helo) + " ([" +
+                               ctx.remote.to_string() + "])\r\n\tby " + relay_.domain() +
                                " (agentrelay) with " + (ctx.tls ? "ESMTPS" : "ESMTP") + ";\r\n\t" +
                                mime::format_date(relay_.clock().now_ms()) + "\r\n";
         auto store = [&] { return deliver(message, received + message.data); };
@@ -159,12 +167,16 @@ class InboundHandler final : public smtp::Handler {
         for (const auto& rcpt : m.recipients) {
             auto to = mime::parse_address(rcpt);
             if (!to) continue;
-            if (auto origin = delivery::Engine::parse_return_path(secret_, to->local_part)) {
-                if (auto st = report(origin->first, origin->second, rcpt, m.reverse_path, raw, key_base); !st)
+            if (auto origin = return_path_origin(to->local_part)) {
+                if (auto st =
+                        report(origin->first, origin->second, rcpt, m.reverse_path, raw, key_base);
+                    !st)
                     return reply_for(st.error());
                 continue;
             }
-            auto stored = relay_.deliver_to_inbox(lower(to->local_part), m.reverse_path, rcpt, raw, key_base + rcpt);
+            std::string agent = ascii_lower(to->local_part);
+            auto stored =
+                relay_.deliver_to_inbox(agent, m.reverse_path, rcpt, raw, key_base + agent);
             if (!stored) return reply_for(stored.error());
         }
         return {250, "2.0.0", "Ok: delivered"};
@@ -174,22 +186,34 @@ class InboundHandler final : public smtp::Handler {
     // anything else (an auto-reply, a person answering the bounce address) goes to the
     // agent's inbox.
     Status report(const std::string& agent, const std::string& message_id, const std::string& rcpt,
-                  const std::string& reverse_path, const std::string& raw, const std::string& key_base) {
+                  const std::string& reverse_path, const std::string& raw,
+                  const std::string& key_base) {
         auto dsn = mime::parse_dsn(raw);
         if (dsn) {
             std::vector<Relay::AsyncReport> reports;
             for (const auto& r : dsn->recipients)
-                reports.push_back({r.final_recipient.empty() ? r.original_recipient : r.final_recipient,
-                                   r.action, r.status, r.diagnostic_code,
-                                   r.remote_mta.empty() ? dsn->reporting_mta : r.remote_mta});
+                reports.push_back(
+                    {r.final_recipient.empty() ? r.original_recipient : r.final_recipient, r.action,
+                     r.status, r.diagnostic_code,
+                     r.remote_mta.empty() ? dsn->reporting_mta : r.remote_mta,
+                     r.original_recipient});
             auto st = relay_.record_async_report(agent, message_id, reports);
             if (!st && st.error().code != kErrNotFound) return st;
-            spdlog::info("DSN for {} of {}: {} recipient report(s)", message_id, agent, reports.size());
+            spdlog::info("DSN for {} of {}: {} recipient report(s)", message_id, agent,
+                         reports.size());
             return Ok{};
         }
-        auto stored = relay_.deliver_to_inbox(agent, reverse_path, rcpt, raw, key_base + rcpt);
+        auto stored =
+            relay_.deliver_to_inbox(agent, reverse_path, rcpt, raw, key_base + ascii_lower(rcpt));
         if (!stored) return stored.error();
         return Ok{};
+    }
+
+    // The agent and message id of a return path (bounces+ID=AGENT=MAC), if its MAC is right.
+    // Every part of it is lowercase, so a relay on the way that changed the case is forgiven.
+    std::optional<std::pair<std::string, std::string>>
+    return_path_origin(const std::string& local_part) const {
+        return delivery::Engine::parse_return_path(secret_, ascii_lower(local_part));
     }
 
     Relay& relay_;
@@ -212,7 +236,8 @@ class Doors final : public SmtpDoors {
         pool.join();
     }
     void stop() override {
-        for (auto& [name, s] : servers) s->stop();
+        for (auto& [name, s] : servers)
+            s->stop();
     }
     std::optional<uint16_t> port(const std::string& which) const override {
         for (const auto& [name, s] : servers)
@@ -221,7 +246,34 @@ class Doors final : public SmtpDoors {
     }
 };
 
-}  // namespace
+} // namespace
+
+std::string strip_submission_headers(std::string_view raw) {
+    static const std::string_view dropped[] = {"bcc", "resent-bcc", "return-path"};
+    std::string out;
+    out.reserve(raw.size());
+    bool dropping = false;
+    size_t pos = 0;
+    while (pos < raw.size()) {
+        size_t nl = raw.find('\n', pos);
+        size_t end = nl == std::string_view::npos ? raw.size() : nl + 1;
+        std::string_view line = raw.substr(pos, end - pos);
+        if (line == "\r\n" || line == "\n") break; // the end of the header section
+        bool continuation = line.front() == ' ' || line.front() == '\t';
+        if (!continuation) {
+            auto colon = line.find(':');
+            std::string name =
+                colon == std::string_view::npos ? "" : ascii_lower(std::string(line.substr(0, colon)));
+            while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
+                name.pop_back();
+            dropping = std::find(std::begin(dropped), std::end(dropped), name) != std::end(dropped);
+        }
+        if (!dropping) out.append(line);
+        pos = end;
+    }
+    out.append(raw.substr(pos));
+    return out;
+}
 
 bool TrustedNetwork::contains(const asio::ip::address& a) const {
     if (a.is_v4() != network.is_v4()) {
@@ -252,8 +304,9 @@ bool TrustedNetwork::contains(const asio::ip::address& a) const {
 Result<TrustedNetwork> parse_trusted_network(const std::string& s) {
     auto eq = s.find('=');
     auto bad = [&] {
-        return invalid("trusted-network", "--trusted-network takes CIDR=AGENT like 10.0.0.0/8=billing, got '" +
-                                              s + "'");
+        return invalid("trusted-network",
+                       "--trusted-network takes CIDR=AGENT like 10.0.0.0/8=billing, got '" + s +
+                           "'");
     };
     if (eq == std::string::npos || eq + 1 == s.size()) return bad();
     std::string cidr = s.substr(0, eq);
@@ -266,11 +319,9 @@ Result<TrustedNetwork> parse_trusted_network(const std::string& s) {
     int max = t.network.is_v4() ? 32 : 128;
     t.prefix = max;
     if (slash != std::string::npos) {
-        try {
-            t.prefix = std::stoi(cidr.substr(slash + 1));
-        } catch (const std::exception&) {
-            return bad();
-        }
+        std::string_view bits = std::string_view(cidr).substr(slash + 1);
+        auto [end, err] = std::from_chars(bits.data(), bits.data() + bits.size(), t.prefix);
+        if (err != std::errc() || end != bits.data() + bits.size() || bits.empty()) return bad();
     }
     if (t.prefix < 0 || t.prefix > max) return bad();
     return t;
@@ -287,7 +338,8 @@ Result<std::unique_ptr<SmtpDoors>> start_smtp_doors(asio::io_context& io, Relay&
         auto parsed = parse_trusted_network(t);
         if (!parsed) return parsed.error();
         if (!relay.find_agent(parsed->agent))
-            return invalid("trusted-network", "--trusted-network names no active agent '" + parsed->agent + "'");
+            return invalid("trusted-network",
+                           "--trusted-network names no active agent '" + parsed->agent + "'");
         trusted.push_back(*parsed);
     }
     auto tls = smtp::make_server_tls_context(options.tls_cert, options.tls_key);
@@ -304,25 +356,31 @@ Result<std::unique_ptr<SmtpDoors>> start_smtp_doors(asio::io_context& io, Relay&
         smtp::ListenerKind kind;
         smtp::Handler* handler;
     };
-    for (const Listener& l : {Listener{"submission", options.submission, smtp::ListenerKind::Submission,
-                                       doors->submission_handler.get()},
-                              Listener{"submissions", options.submissions, smtp::ListenerKind::Submissions,
-                                       doors->submission_handler.get()},
-                              Listener{"inbound", options.inbound, smtp::ListenerKind::Inbound,
-                                       doors->inbound_handler.get()}}) {
+    for (const Listener& l :
+         {Listener{"submission", options.submission, smtp::ListenerKind::Submission,
+                   doors->submission_handler.get()},
+          Listener{"submissions", options.submissions, smtp::ListenerKind::Submissions,
+                   doors->submission_handler.get()},
+          Listener{"inbound", options.inbound, smtp::ListenerKind::Inbound,
+                   doors->inbound_handler.get()}}) {
         if (!l.addr) continue;
         auto hp = delivery::parse_host_port(*l.addr);
         if (!hp) return invalid(l.name, std::string("--") + l.name + ": " + hp.error().message);
         std::error_code ec;
         auto address = asio::ip::make_address(hp->first, ec);
-        if (ec) return invalid(l.name, std::string("--") + l.name + " needs an IP address, got '" + hp->first + "'");
-        auto server = std::make_unique<smtp::Server>(io.get_executor(), asio::ip::tcp::endpoint(address, hp->second),
-                                                     l.kind, relay.domain(), *tls, *l.handler, limits);
+        if (ec)
+            return invalid(l.name, std::string("--") + l.name + " needs an IP address, got '" +
+                                       hp->first + "'");
+        auto server = std::make_unique<smtp::Server>(
+            io.get_executor(), asio::ip::tcp::endpoint(address, hp->second), l.kind, relay.domain(),
+            *tls, *l.handler, limits);
         try {
             server->start();
         } catch (const std::system_error& e) {
-            return Error{kErrUnavailable, std::string("cannot listen on ") + *l.addr + " for --" + l.name + ": " +
-                                              e.what(), l.name};
+            return Error{kErrUnavailable,
+                         std::string("cannot listen on ") + *l.addr + " for --" + l.name + ": " +
+                             e.what(),
+                         l.name};
         }
         spdlog::info("SMTP {} listening on {}:{}", l.name, hp->first, server->port());
         doors->servers.emplace_back(l.name, std::move(server));
@@ -330,4 +388,4 @@ Result<std::unique_ptr<SmtpDoors>> start_smtp_doors(asio::io_context& io, Relay&
     return std::unique_ptr<SmtpDoors>(std::move(doors));
 }
 
-}  // namespace ar::doors
+} // namespace ar::doors

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/relay.h"
@@ -25,11 +26,11 @@
 namespace ar::doors {
 
 struct SmtpOptions {
-    std::optional<std::string> submission;   // ADDR:PORT
-    std::optional<std::string> submissions;  // ADDR:PORT
-    std::optional<std::string> inbound;      // ADDR:PORT
+    std::optional<std::string> submission;  // ADDR:PORT
+    std::optional<std::string> submissions; // ADDR:PORT
+    std::optional<std::string> inbound;     // ADDR:PORT
     std::string tls_cert, tls_key;
-    std::vector<std::string> trusted_networks;  // "CIDR=AGENT"
+    std::vector<std::string> trusted_networks; // "CIDR=AGENT"
     size_t max_message_bytes = 25u << 20;
     size_t max_recipients = 50;
 };
@@ -46,6 +47,12 @@ class SmtpDoors {
 Result<std::unique_ptr<SmtpDoors>> start_smtp_doors(asio::io_context& io, Relay& relay,
                                                     const SmtpOptions& options);
 
+// A submitted message without the header fields an MSA must not pass on: Bcc and Resent-Bcc
+// (RFC 6409 8.1: they would show the blind recipients to everyone) and Return-Path (RFC 5321
+// 4.4: only the final delivery adds one). Everything else, the body included, is untouched.
+// Exposed for tests.
+std::string strip_submission_headers(std::string_view raw);
+
 // "10.0.0.0/8=billing" → network and agent. Exposed for tests.
 struct TrustedNetwork {
     asio::ip::address network;
@@ -55,4 +62,4 @@ struct TrustedNetwork {
 };
 Result<TrustedNetwork> parse_trusted_network(const std::string& s);
 
-}  // namespace ar::doors
+} // namespace ar::doors

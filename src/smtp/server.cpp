@@ -294,7 +294,8 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 
     void mail(const Command& cmd) {
         if (!greeted_) return reply(503, "5.5.1", "Send EHLO or HELO first");
-        bool trusted = server_->kind != ListenerKind::Inbound && server_->handler.trusted(ctx_);
+        bool trusted = server_->kind != ListenerKind::Inbound && !ctx_.authenticated &&
+                       guarded_bool([&] { return server_->handler.trusted(ctx_); });
         if (server_->kind == ListenerKind::Submission && !ctx_.tls && !trusted)
             return reply(530, "5.7.0", "Must issue a STARTTLS command first");
         if (server_->kind != ListenerKind::Inbound && !ctx_.authenticated && !trusted)
@@ -541,6 +542,15 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
         reverse_path_.clear();
         recipients_.clear();
         smtputf8_ = false;
+    }
+
+    template <class F> bool guarded_bool(F&& call) {
+        try {
+            return call();
+        } catch (const std::exception& e) {
+            spdlog::error("smtp: handler failed: {}", e.what());
+            return false;
+        }
     }
 
     template <class F> ServerReply guarded(F&& call) {

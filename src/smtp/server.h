@@ -5,8 +5,7 @@
 // PLAIN/LOGIN (RFC 4954), MAIL, RCPT, DATA. It serves three kinds of listener:
 //   Submission   port 587 style: STARTTLS offered, required before AUTH; AUTH required for MAIL.
 //   Submissions  port 465 style: implicit TLS from the first byte (RFC 8314); AUTH required.
-//   On both, a client the Handler trusts by its address (trusted()) may send MAIL without
-//   STARTTLS or AUTH, as an MTA's trusted networks (Postfix mynetworks) may.
+//                (On both, a client the Handler calls trusted may send MAIL without TLS or AUTH.)
 //   Inbound      the MX: STARTTLS offered when there is a certificate, AUTH never offered.
 // The engine enforces the protocol: sequencing, syntax, line and message size limits, recipient
 // limits, error limits, idle and total timeouts, and an authentication failure throttle per
@@ -99,8 +98,8 @@ class Handler {
     // on the io thread.
     virtual std::optional<std::string> authenticate(const ClientContext&, std::string_view user,
                                                     std::string_view password) = 0;
-    // A client trusted by its address (a trusted network) needs neither STARTTLS nor AUTH
-    // before MAIL on the submission listeners. Runs on the io thread; must not block.
+    // Submission listeners: whether this client may send MAIL without TLS and AUTH (a trusted
+    // network; the handler then decides in on_mail_from whom it sends as). Runs on the io thread.
     virtual bool trusted(const ClientContext&) { return false; }
     virtual ServerReply on_mail_from(const ClientContext&, std::string_view reverse_path) = 0;
     virtual ServerReply on_recipient(const ClientContext&, std::string_view forward_path) = 0;
