@@ -551,6 +551,13 @@ struct Engine::Impl {
             Reply reply = reply_for_recipient(result, i);
             updates.push_back(outcome(job->recipients[i], job->message_id, reply, where, mx_name, now));
         }
+        // The connection goes on to its next transaction while the outcome is committed: it
+        // does not wait an fsync per message. The recipients stay leased until then, so no
+        // one sends them again meanwhile; a crash before the commit only means another try.
+        spawn(record_owned(std::move(job), std::move(updates)));
+    }
+
+    asio::awaitable<void> record_owned(std::shared_ptr<Job> job, std::vector<store::RecipientUpdate> updates) {
         co_await record(job, updates);
     }
 
