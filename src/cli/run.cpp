@@ -151,7 +151,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
         if (agent) {
             std::cout << "agentrelay: created " << kDefaultDataDir << " for " << kDefaultDomain
                       << " with a first agent (its key is shown only now):\n"
-                      << agent->dump() << "\n";
+                      << agent->dump() << std::endl;  // now, not when the relay stops
         }
     }
 
