@@ -89,7 +89,10 @@ std::optional<std::string> Relay::local_agent_of(const std::string& address) con
     auto at = address.rfind('@');
     if (at == std::string::npos) return std::nullopt;
     if (ascii_lower(address.substr(at + 1)) != ascii_lower(data_.domain())) return std::nullopt;
-    return ascii_lower(address.substr(0, at));
+    // Subaddressing (RFC 5233): agent+tag@domain is agent's.
+    std::string local = address.substr(0, at);
+    if (auto plus = local.find('+'); plus != std::string::npos && plus > 0) local.resize(plus);
+    return ascii_lower(local);
 }
 
 Result<SendResult> Relay::send(const store::AgentRecord& agent, const SendRequest& req) {

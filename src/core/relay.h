@@ -139,7 +139,8 @@ class Relay {
         inbox_listener_ = std::move(listener);
     }
 
-    // The local part of `address` if it is on the hosted domain, else nullopt.
+    // The agent `address` belongs to if it is on the hosted domain ("bob" for bob@ and for
+    // bob+tag@, RFC 5233 subaddressing), else nullopt. The agent may not exist.
     std::optional<std::string> local_agent_of(const std::string& address) const;
 
     // The local transport: delivers `sender`'s message to each queued recipient of the hosted

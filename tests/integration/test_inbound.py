@@ -261,6 +261,15 @@ class InboundTest(unittest.TestCase):
         self.assertEqual(data[0], 250, data)
         self.arrived(self.alice, subject)
 
+    def test_subaddresses_reach_the_agent(self):
+        subject = "subaddress " + uuid.uuid4().hex[:8]
+        raw = f"From: carol@remote.test\r\nSubject: {subject}\r\n\r\nx\r\n".encode()
+        rcpts, data = self.mx("carol@remote.test", [f"alice+newsletters@{DOMAIN}", f"nobody+x@{DOMAIN}"], raw)
+        self.assertEqual(rcpts[0][0], 250, rcpts[0])
+        self.assertEqual(rcpts[1][0], 550, rcpts[1])
+        self.assertEqual(data[0], 250, data)
+        self.arrived(self.alice, subject)
+
     def test_other_domains_are_refused(self):
         rcpts, data = self.mx("carol@remote.test", ["someone@remote.test", f"alice@sub.{DOMAIN}"], b"x\r\n")
         for code, reply in rcpts:

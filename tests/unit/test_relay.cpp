@@ -64,6 +64,17 @@ TEST_CASE("local mail is delivered at once into the recipient's inbox", "[relay]
     CHECK(w.relay->inbox(w.bob, true, 10, std::nullopt)->messages.empty());
 }
 
+TEST_CASE("a subaddress is its agent's (RFC 5233)", "[relay]") {
+    World w;
+    CHECK(w.relay->local_agent_of("Bob+News@Agents.Test") == "bob");
+    CHECK(w.relay->local_agent_of("bob@agents.test") == "bob");
+    CHECK_FALSE(w.relay->local_agent_of("bob+x@other.test"));
+    auto sent = w.relay->send(w.alice, simple({"bob+receipts@agents.test"}, "tagged"));
+    REQUIRE(sent);
+    CHECK(sent->recipients[0].status == "delivered");
+    CHECK(w.relay->inbox(w.bob, true, 10, std::nullopt)->messages.at(0).subject == "tagged");
+}
+
 TEST_CASE("an unknown local agent bounces 5.1.1 and is suppressed", "[relay]") {
     World w;
     auto sent = w.relay->send(w.alice, simple({"carol@agents.test"}));
