@@ -1,4 +1,5 @@
 #include "dkim/keys.h"
+#include "core/openssl_error.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -20,17 +21,6 @@ struct BioFree {
     void operator()(BIO* b) const { BIO_free(b); }
 };
 using BioPtr = std::unique_ptr<BIO, BioFree>;
-
-// The reason of the most recent OpenSSL error, for messages; clears the error queue so a later
-// failure does not report a stale reason.
-std::string openssl_reason() {
-    unsigned long code = ERR_peek_last_error();
-    ERR_clear_error();
-    if (code == 0) return "unknown OpenSSL error";
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    return buf;
-}
 
 std::string base64(const unsigned char* data, size_t n) {
     std::string out(4 * ((n + 2) / 3), '\0');

@@ -1,4 +1,5 @@
 #include "dkim/sign.h"
+#include "core/openssl_error.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -28,15 +29,6 @@ struct MdCtxFree {
     void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-
-std::string openssl_reason() {
-    unsigned long code = ERR_peek_last_error();
-    ERR_clear_error();
-    if (code == 0) return "unknown OpenSSL error";
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    return buf;
-}
 
 ar::Error crypto_error(std::string_view what) {
     return ar::Error{ar::kErrInternal,

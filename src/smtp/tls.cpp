@@ -1,4 +1,5 @@
 #include "smtp/tls.h"
+#include "core/openssl_error.h"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -14,16 +15,6 @@
 
 namespace ar::smtp {
 namespace {
-
-// OpenSSL's most recent error as text, and the error queue cleared for the next call.
-std::string openssl_reason() {
-    unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    if (code == 0) return "unknown OpenSSL error";
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    return buf;
-}
 
 ar::Error tls_error(std::string message) {
     return ar::Error{ar::kErrInternal, std::move(message), ""};
