@@ -112,8 +112,7 @@ std::string dns_records(store::DataDir& data) {
     out += d + ". IN TXT \"v=spf1 a mx -all\"\n";
     for (const auto& k : data.control().dkim_keys(d)) {
         if (k.state == "retired") continue;
-        auto alg = k.algorithm == "ed25519-sha256" ? dkim::Algorithm::Ed25519Sha256 : dkim::Algorithm::RsaSha256;
-        out += dkim::zone_file_lines(d, k.selector, alg, k.public_key) + "\n";
+        out += dkim::zone_file_lines(d, k.selector, dkim::algorithm_from_tag(k.algorithm), k.public_key) + "\n";
     }
     out += "_dmarc." + d + ". IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@" + d + "\"\n";
     return out;

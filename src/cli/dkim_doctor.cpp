@@ -31,10 +31,6 @@ Looks up the hosted domain's MX, SPF, DKIM and DMARC records and says what is mi
 not match, printing the records to publish as zone-file lines. Exit status 0 when all is well.
 )";
 
-dkim::Algorithm algorithm_of(const std::string& tag) {
-    return tag == "ed25519-sha256" ? dkim::Algorithm::Ed25519Sha256 : dkim::Algorithm::RsaSha256;
-}
-
 int fail(const Error& e) {
     std::cerr << "agentrelay: " << e.message << "\n";
     return 1;
@@ -161,7 +157,7 @@ int cmd_doctor(const std::vector<std::string>& argv) {
                 if (!ok) {
                     problems.push_back("DKIM: " + name + (rec.records.empty() ? " is not published"
                                                                               : " does not carry this key"));
-                    fixes.push_back(dkim::zone_file_lines(domain, k.selector, algorithm_of(k.algorithm), k.public_key));
+                    fixes.push_back(dkim::zone_file_lines(domain, k.selector, dkim::algorithm_from_tag(k.algorithm), k.public_key));
                 }
             }
             auto dmarc = co_await resolver.resolve_txt("_dmarc." + domain);

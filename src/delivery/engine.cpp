@@ -314,23 +314,18 @@ struct Engine::Impl {
     }
 
     // Under signer_mu, for every message, so that mail signed after `dkim activate` returns
-    // carries the new selectors. Reading the domain's few key rows is cheap next to signing;
-    // the signers (parsed private keys) are rebuilt only when the active selectors changed.
+    // carries the new selectors. Only the active selectors are read each time (no private
+    // keys); the signers (parsed private keys) are rebuilt only when those changed.
     void load_signers() {
-        std::vector<store::DkimKeyRecord> active;
-        std::string fingerprint;
-        for (auto& k : relay.data().control().dkim_keys(relay.domain())) {
-            if (k.state != "active") continue;
-            fingerprint += (fingerprint.empty() ? "" : ",") + k.selector;
-            active.push_back(std::move(k));
-        }
+        auto& control = relay.data().control();
+        std::string fingerprint = control.active_dkim_selectors(relay.domain());
         if (fingerprint == signers_fingerprint) return;
         signers_fingerprint = fingerprint;
         signers.clear();
-        for (const auto& k : active) {
-            auto alg = k.algorithm == "ed25519-sha256" ? dkim::Algorithm::Ed25519Sha256
-                                                       : dkim::Algorithm::RsaSha256;
-            auto s = dkim::Signer::create(k.domain, k.selector, alg, k.private_pem);
+        for (const auto& k : control.dkim_keys(relay.domain())) {
+            if (k.state != "active") continue;
+            auto s = dkim::Signer::create(k.domain, k.selector, dkim::algorithm_from_tag(k.algorithm),
+                                          k.private_pem);
             if (s) signers.push_back(std::move(*s));
             else spdlog::error("DKIM key {} unusable: {}", k.selector, s.error().message);
         }

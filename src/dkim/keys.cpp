@@ -1,5 +1,6 @@
 #include "dkim/keys.h"
 #include "core/openssl_error.h"
+#include "mime/encoding.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -23,11 +24,7 @@ struct BioFree {
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 
 std::string base64(const unsigned char* data, size_t n) {
-    std::string out(4 * ((n + 2) / 3), '\0');
-    int written =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-    out.resize(written < 0 ? 0 : static_cast<size_t>(written));
-    return out;
+    return mime::base64_encode(std::string_view(reinterpret_cast<const char*>(data), n));
 }
 
 std::string bio_contents(BIO* bio) {
@@ -40,6 +37,10 @@ std::string bio_contents(BIO* bio) {
 
 std::string algorithm_tag(Algorithm a) {
     return a == Algorithm::Ed25519Sha256 ? "ed25519-sha256" : "rsa-sha256";
+}
+
+Algorithm algorithm_from_tag(std::string_view tag) {
+    return tag == "ed25519-sha256" ? Algorithm::Ed25519Sha256 : Algorithm::RsaSha256;
 }
 
 std::string key_type_tag(Algorithm a) {

@@ -19,6 +19,9 @@ enum class Algorithm { Ed25519Sha256, RsaSha256 };
 
 // The a= tag value: "ed25519-sha256" or "rsa-sha256".
 std::string algorithm_tag(Algorithm a);
+// The algorithm an a= tag names, as the control store keeps it ("rsa-sha256" for anything
+// but "ed25519-sha256": the store only ever holds these two).
+Algorithm algorithm_from_tag(std::string_view tag);
 // The key record's k= value: "ed25519" or "rsa".
 std::string key_type_tag(Algorithm a);
 

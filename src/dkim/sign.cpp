@@ -1,5 +1,6 @@
 #include "dkim/sign.h"
 #include "core/openssl_error.h"
+#include "mime/encoding.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -36,11 +37,7 @@ ar::Error crypto_error(std::string_view what) {
 }
 
 std::string base64(const unsigned char* data, size_t n) {
-    std::string out(4 * ((n + 2) / 3), '\0');
-    int written =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-    out.resize(written < 0 ? 0 : static_cast<size_t>(written));
-    return out;
+    return mime::base64_encode(std::string_view(reinterpret_cast<const char*>(data), n));
 }
 
 bool equals_ignore_case(std::string_view a, std::string_view b) {

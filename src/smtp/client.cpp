@@ -1,5 +1,6 @@
 // client.cpp: the SMTP client dialogue, written in the order RFC 5321 gives it.
 #include "smtp/client.h"
+#include "mime/encoding.h"
 
 #include <openssl/evp.h>
 
@@ -26,14 +27,7 @@ std::string format_peer(const asio::ip::tcp::endpoint& endpoint) {
     return endpoint.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
 }
 
-std::string base64(std::string_view data) {
-    std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(data.data()),
-                                  static_cast<int>(data.size()));
-    out.resize(static_cast<size_t>(n));
-    return out;
-}
+std::string base64(std::string_view data) { return mime::base64_encode(data); }
 
 bool is_ascii(std::string_view s) {
     return std::all_of(s.begin(), s.end(),

@@ -194,6 +194,18 @@ std::vector<DkimKeyRecord> ControlStore::dkim_keys(const std::string& domain) {
     return r ? *r : std::vector<DkimKeyRecord>{};
 }
 
+std::string ControlStore::active_dkim_selectors(const std::string& domain) {
+    auto r = writer_.read<std::string>([&](Db& db) {
+        auto s = db.prepare("SELECT selector FROM dkim_keys WHERE domain = ? AND state = 'active' "
+                            "ORDER BY created_at, selector");
+        s.bind(1, domain);
+        std::string out;
+        while (s.step()) out += (out.empty() ? "" : ",") + s.text(0);
+        return out;
+    });
+    return r ? *r : std::string();
+}
+
 Status ControlStore::set_dkim_state(const std::string& domain, const std::string& selector,
                                     const std::string& state) {
     return writer_.write([&](Db& db) {

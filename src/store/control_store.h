@@ -56,6 +56,9 @@ class ControlStore {
 
     Status add_dkim_key(const DkimKeyRecord& key);
     std::vector<DkimKeyRecord> dkim_keys(const std::string& domain);
+    // The selectors of the domain's active keys, in key order, comma-separated: a cheap check
+    // (no private keys read) of whether the signing keys changed.
+    std::string active_dkim_selectors(const std::string& domain);
     Status set_dkim_state(const std::string& domain, const std::string& selector,
                           const std::string& state);
 
