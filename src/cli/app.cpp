@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/metrics.h"
+#include "core/priority.h"
 #include "dns/resolver.h"
 
 namespace ar::cli {
@@ -90,6 +91,7 @@ App::App(std::unique_ptr<store::DataDir> data, RelayConfig relay_config, deliver
                                           "see what became of each recipient, and list_bounces for "
                                           "failures. list_messages/read_message/wait_for_message read "
                                           "the inbox."}),
+      background_delivery_(config.background_priority),
       engine_(relay_, std::move(config), clock_, io_) {
     api_.register_all(registry_);
     relay_.on_queued([this](const std::string& agent) { engine_.notify(agent); });
@@ -109,24 +111,36 @@ App::App(std::unique_ptr<store::DataDir> data, RelayConfig relay_config, deliver
 
 App::~App() { stop(); }
 
-void App::start() {
-    work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(io_.get_executor());
-    engine_.start();
-    io_thread_ = std::thread([this] {
+namespace {
+std::thread run_loop(asio::io_context& io, const char* name, bool background) {
+    return std::thread([&io, name, background] {
+        if (background) lower_this_thread_priority();
         try {
-            io_.run();
+            io.run();
         } catch (const std::exception& e) {
-            spdlog::critical("event loop stopped: {}", e.what());
+            spdlog::critical("{} event loop stopped: {}", name, e.what());
         }
     });
+}
+}  // namespace
+
+void App::start() {
+    work_ = std::make_unique<WorkGuard>(io_.get_executor());
+    doors_work_ = std::make_unique<WorkGuard>(doors_io_.get_executor());
+    engine_.start();
+    io_thread_ = run_loop(io_, "delivery", background_delivery_);
+    doors_thread_ = run_loop(doors_io_, "SMTP", false);
 }
 
 void App::stop() {
     if (!io_thread_.joinable()) return;
     engine_.stop();
     work_.reset();
+    doors_work_.reset();
     io_.stop();
+    doors_io_.stop();
     io_thread_.join();
+    doors_thread_.join();
 }
 
 }  // namespace ar::cli

@@ -39,10 +39,12 @@ class App {
     tools::ToolApi& api() { return api_; }
     tools::ToolRegistry& registry() { return registry_; }
     mcp::McpServer& mcp() { return mcp_; }
-    asio::io_context& io() { return io_; }
+    // The SMTP listeners' event loop (its own thread, at normal priority).
+    asio::io_context& doors_io() { return doors_io_; }
     store::DataDir& data() { return *data_; }
 
-    // Runs the io_context (the engine and any SMTP listeners) on its own thread.
+    // Runs the delivery engine's event loop on its own thread (at background priority, see
+    // core/priority.h) and the doors' event loop on another.
     void start();
     void stop();
 
@@ -53,10 +55,13 @@ class App {
     tools::ToolApi api_;
     tools::ToolRegistry registry_;
     mcp::McpServer mcp_;
-    asio::io_context io_;
-    std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    asio::io_context io_;  // the delivery engine
+    asio::io_context doors_io_;
+    using WorkGuard = asio::executor_work_guard<asio::io_context::executor_type>;
+    std::unique_ptr<WorkGuard> work_, doors_work_;
+    bool background_delivery_;
     delivery::Engine engine_;
-    std::thread io_thread_;
+    std::thread io_thread_, doors_thread_;
 };
 
 }  // namespace ar::cli

@@ -156,7 +156,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     }
 
     App app(std::move(*data), *rcfg, std::move(*dcfg));
-    auto smtp = doors::start_smtp_doors(app.io(), app.relay(), smtp_opts);
+    auto smtp = doors::start_smtp_doors(app.doors_io(), app.relay(), smtp_opts);
     if (!smtp) {
         std::cerr << "agentrelay: " << smtp.error().message << "\n";
         return 1;

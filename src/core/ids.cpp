@@ -23,6 +23,14 @@ std::string random_hex(size_t bytes) {
     return to_hex(b.data(), b.size());
 }
 
+std::string ordered_id(const char* prefix, int64_t now_ms) {
+    static const char* digits = "0123456789abcdef";
+    std::string out(prefix);
+    auto t = static_cast<uint64_t>(now_ms);
+    for (int shift = 44; shift >= 0; shift -= 4) out += digits[(t >> shift) & 15];
+    return out + random_hex(8);
+}
+
 std::string random_token(size_t bytes) {
     static const char* alphabet =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -151,9 +151,9 @@ Result<SendResult> Relay::send(const store::AgentRecord& agent, const SendReques
     }
 
     store::NewMessage m;
-    m.id = "m_" + random_hex(12);
-    m.message_id_header = "<" + m.id + "@" + data_.domain() + ">";
     m.created_at = clock_.now_ms();
+    m.id = ordered_id("m_", m.created_at);
+    m.message_id_header = "<" + m.id + "@" + data_.domain() + ">";
     d.message_id = m.message_id_header;
     d.date_ms = m.created_at;
     auto raw = mime::compose(d);
@@ -257,8 +257,8 @@ Result<store::InboxRecord> Relay::deliver_to_inbox(const std::string& rcpt_agent
     auto parsed = mime::parse_message(raw);
     if (!parsed) return parsed.error();
     store::InboxRecord r;
-    r.id = "i_" + random_hex(12);
     r.received_at = clock_.now_ms();
+    r.id = ordered_id("i_", r.received_at);
     r.mail_from = mail_from;
     r.rcpt_to = rcpt_to;
     r.from_header = parsed->from;
@@ -286,7 +286,7 @@ Result<store::InboxRecord> Relay::deliver_to_inbox(const std::string& rcpt_agent
 Result<SendResult> Relay::submit(const store::AgentRecord& agent, const std::string& reverse_path,
                                  const std::vector<std::string>& recipients, std::string raw,
                                  const std::string& client, const std::string& protocol) {
-    auto parsed = mime::parse_message(raw);
+    auto parsed = mime::parse_message(raw, mime::Depth::Headers);
     if (!parsed) return invalid("message", "the message cannot be parsed: " + parsed.error().message);
     auto from = mime::parse_mailbox_list(parsed->from);
     mime::Mailbox self;
@@ -304,8 +304,8 @@ Result<SendResult> Relay::submit(const store::AgentRecord& agent, const std::str
         return Error{kErrTooLarge, "message exceeds the size limit", "message"};
 
     store::NewMessage m;
-    m.id = "m_" + random_hex(12);
     m.created_at = clock_.now_ms();
+    m.id = ordered_id("m_", m.created_at);
     std::string added;
     added += "Received: from " + client + "\r\n\tby " + data_.domain() + " (agentrelay) with " + protocol + " id " +
              m.id + ";\r\n\t" + mime::format_date(m.created_at) + "\r\n";

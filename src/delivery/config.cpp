@@ -108,6 +108,13 @@ Status apply_json(DeliveryConfig& cfg, const nlohmann::json& j) {
         }
         if (j.contains("smtp_port")) cfg.smtp_port = j.at("smtp_port").get<uint16_t>();
         if (j.contains("helo_name")) cfg.helo_name = j.at("helo_name").get<std::string>();
+        if (j.contains("delivery_priority")) {
+            auto p = j.at("delivery_priority").get<std::string>();
+            if (p != "background" && p != "normal")
+                return invalid("delivery_priority",
+                               "delivery_priority must be \"background\" or \"normal\", got \"" + p + "\"");
+            cfg.background_priority = p == "background";
+        }
         for (const char* key : {"retry_initial", "retry_max", "max_age"}) {
             if (!j.contains(key)) continue;
             auto d = parse_duration(j.at(key).get<std::string>());

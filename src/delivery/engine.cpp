@@ -19,6 +19,7 @@
 
 #include "core/ids.h"
 #include "core/metrics.h"
+#include "core/priority.h"
 #include "core/text.h"
 #include "delivery/outcome.h"
 #include "dkim/sign.h"
@@ -36,6 +37,7 @@ constexpr int64_t kLeaseMs = 30 * 60 * 1000;         // longer than the longest 
 constexpr int kClaimBatch = 500;                     // recipients claimed per store per scan
 constexpr size_t kMaxInFlight = 20000;               // recipients claimed and not yet finished
 constexpr auto kPollInterval = std::chrono::seconds(1);  // finds work other processes queued
+constexpr auto kGatherDelay = std::chrono::milliseconds(5);  // after a notify, before claiming
 constexpr auto kIdleConnection = std::chrono::seconds(2);  // an idle connection waits this long
 constexpr int64_t kStaleLeaseCheckMs = 10'000;
 
@@ -129,6 +131,7 @@ struct Engine::Impl {
     std::string owner;
     std::string host;
     bool stopping = false;
+    bool kicked = false;  // new mail was queued since the last claim (set by notify())
     asio::steady_timer wake;
     std::map<std::string, std::shared_ptr<Destination>> destinations;
     std::atomic<size_t> in_flight{0};
@@ -165,7 +168,12 @@ struct Engine::Impl {
         F* fp = &f;
         asio::thread_pool& target = on ? *on : pool;
         co_return co_await asio::co_spawn(
-            target.get_executor(), [fp]() -> asio::awaitable<R> { co_return (*fp)(); }, asio::use_awaitable);
+            target.get_executor(),
+            [fp, background = cfg.background_priority]() -> asio::awaitable<R> {
+                if (background) lower_this_thread_priority();
+                co_return (*fp)();
+            },
+            asio::use_awaitable);
     }
 
     void spawn(asio::awaitable<void> a) { asio::co_spawn(io, std::move(a), log_exception); }
@@ -176,19 +184,26 @@ struct Engine::Impl {
         auto claim_work = [this] { return claim(); };
         auto find_next = [this] { return next_due(); };
         while (!stopping) {
+            kicked = false;
             auto claimed = co_await offload(claim_work);
             for (auto& job : claimed) spawn(run_job(std::move(job)));
             if (stopping) break;
             auto next = co_await offload(find_next);
             auto now = clock.now_ms();
             auto sleep = std::chrono::milliseconds(kPollInterval);
-            if (next && *next <= now && in_flight < kMaxInFlight && !claimed.empty())
+            if (kicked || (next && *next <= now && in_flight < kMaxInFlight && !claimed.empty()))
                 sleep = std::chrono::milliseconds(0);
             else if (next && *next > now)
                 sleep = std::min(sleep, std::chrono::milliseconds(*next - now));
+            std::error_code ec;
             if (sleep.count() > 0) {
                 wake.expires_after(sleep);
-                std::error_code ec;
+                co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            }
+            if (kicked && !stopping) {
+                // Woken by a send: let the sends of the next few milliseconds gather, so a
+                // busy sender costs one claim per batch instead of one per message.
+                wake.expires_after(kGatherDelay);
                 co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             }
         }
@@ -613,7 +628,11 @@ void Engine::stop() {
 
 void Engine::notify(const std::string&) {
     auto impl = impl_;
-    asio::post(impl->io, [impl] { impl->wake.cancel(); });
+    asio::post(impl->io, [impl] {
+        if (impl->kicked) return;  // already woken, or gathering
+        impl->kicked = true;
+        impl->wake.cancel();
+    });
 }
 
 std::string Engine::return_path(const std::string& secret, const std::string& domain,

@@ -553,7 +553,7 @@ std::vector<std::string> parse_msg_ids(std::string_view v) {
     return ids;
 }
 
-ar::Result<ParsedMessage> parse_message(std::string_view raw) {
+ar::Result<ParsedMessage> parse_message(std::string_view raw, Depth depth) {
     if (raw.empty()) return ar::invalid("message", "message is empty");
     if (raw.substr(0, 5) == "From ") { // mbox separator line
         Line l = line_at(raw, 0);
@@ -564,10 +564,12 @@ ar::Result<ParsedMessage> parse_message(std::string_view raw) {
         return ar::invalid("message", "message does not start with a header field "
                                       "(\"Name: value\" lines, then a blank line, then the body)");
     ParsedMessage msg;
-    msg.content_type = entity_content_type(top).value;
-    Walker walker(msg);
-    ar::Status s = walker.walk(top, 0, false);
-    if (!s) return s.error();
+    if (depth == Depth::Full) {
+        msg.content_type = entity_content_type(top).value;
+        Walker walker(msg);
+        ar::Status s = walker.walk(top, 0, false);
+        if (!s) return s.error();
+    }
 
     msg.headers = std::move(top.headers);
     msg.from = msg.header("From");

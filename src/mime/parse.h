@@ -56,7 +56,10 @@ struct ParsedMessage {
 // Parses a whole message; CRLF or LF line ends. A leading mbox "From " line is skipped.
 // Errors (kErrInvalid, field "message"): empty input, no header field at the start,
 // multiparts nested deeper than kMaxDepth, more than kMaxParts parts.
-ar::Result<ParsedMessage> parse_message(std::string_view raw);
+// With Depth::Headers only the top-level header fields are read (text, html, attachments
+// and content_type stay empty): what a relay needs to check a message it passes on.
+enum class Depth { Full, Headers };
+ar::Result<ParsedMessage> parse_message(std::string_view raw, Depth depth = Depth::Full);
 
 // Plain text from HTML: drops tags, comments, scripts and styles, decodes the common
 // entities, keeps paragraph and line breaks, and shows a link's target after its text.

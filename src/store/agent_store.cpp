@@ -1,5 +1,7 @@
 #include "store/agent_store.h"
 
+#include <algorithm>
+
 #include "store/migrate.h"
 
 namespace ar::store {
@@ -84,6 +86,14 @@ const std::vector<const char*> kAgentMigrations = {
         has_attachments INTEGER NOT NULL DEFAULT 0,
         auto_submitted INTEGER NOT NULL DEFAULT 0,
         snippet TEXT NOT NULL DEFAULT '');
+    )sql",
+    // 2: the queue's two halves, each with its own index, so claiming and finding the next
+    // due time stay O(log n) however many recipients are leased (in flight) at the moment.
+    R"sql(
+    CREATE INDEX recipients_free ON recipients(next_attempt_at)
+        WHERE status IN ('queued', 'deferred') AND lease_until IS NULL;
+    CREATE INDEX recipients_leased ON recipients(lease_until) WHERE lease_until IS NOT NULL;
+    DROP INDEX recipients_due;
     )sql",
 };
 
@@ -388,16 +398,27 @@ Result<InboxRecord> AgentStore::inbox_message(const std::string& id, bool mark_r
 Result<std::vector<DueRecipient>> AgentStore::claim_due(const std::string& owner, int64_t now_ms,
                                                         int64_t lease_ms, int limit) {
     return writer_.write_value<std::vector<DueRecipient>>([&](Db& db) {
-        auto s = db.prepare(
-            "UPDATE recipients SET lease_owner = ?1, lease_until = ?2 WHERE rowid IN ("
-            "  SELECT rowid FROM recipients WHERE status IN ('queued', 'deferred') "
-            "  AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until < ?3) "
-            "  ORDER BY next_attempt_at LIMIT ?4) "
-            "RETURNING message_id, address, domain, attempts, queued_at");
-        s.bind(1, owner).bind(2, now_ms + lease_ms).bind(3, now_ms).bind(4, limit);
         std::vector<DueRecipient> out;
-        while (s.step())
-            out.push_back(DueRecipient{s.text(0), s.text(1), s.text(2), s.int64(3), s.int64(4)});
+        auto take = [&](Stmt& s) {
+            s.bind(1, owner).bind(2, now_ms + lease_ms).bind(3, now_ms).bind(4, limit - static_cast<int>(out.size()));
+            while (s.step())
+                out.push_back(DueRecipient{s.text(0), s.text(1), s.text(2), s.int64(3), s.int64(4)});
+        };
+        // Leases that ran out (their holder stalled or died) first, then the free due ones;
+        // each query walks only its own partial index.
+        auto expired = db.prepare(
+            "UPDATE recipients SET lease_owner = ?1, lease_until = ?2 WHERE rowid IN ("
+            "  SELECT rowid FROM recipients WHERE lease_until IS NOT NULL AND lease_until < ?3 "
+            "  AND status IN ('queued', 'deferred') AND next_attempt_at <= ?3 LIMIT ?4) "
+            "RETURNING message_id, address, domain, attempts, queued_at");
+        take(expired);
+        if (static_cast<int>(out.size()) >= limit) return out;
+        auto free = db.prepare(
+            "UPDATE recipients SET lease_owner = ?1, lease_until = ?2 WHERE rowid IN ("
+            "  SELECT rowid FROM recipients WHERE status IN ('queued', 'deferred') AND lease_until IS NULL "
+            "  AND next_attempt_at <= ?3 ORDER BY next_attempt_at LIMIT ?4) "
+            "RETURNING message_id, address, domain, attempts, queued_at");
+        take(free);
         return out;
     });
 }
@@ -464,8 +485,8 @@ Status AgentStore::apply(const std::vector<RecipientUpdate>& updates) {
 
 Status AgentStore::release_leases_if(const std::function<bool(const std::string&)>& dead) {
     auto owners = writer_.read<std::vector<std::string>>([&](Db& db) {
-        auto s = db.prepare("SELECT DISTINCT lease_owner FROM recipients WHERE lease_owner IS NOT NULL "
-                            "AND status IN ('queued', 'deferred')");
+        auto s = db.prepare("SELECT DISTINCT lease_owner FROM recipients WHERE lease_until IS NOT NULL "
+                            "AND lease_owner IS NOT NULL AND status IN ('queued', 'deferred')");
         std::vector<std::string> out;
         while (s.step()) out.push_back(s.text(0));
         return out;
@@ -487,10 +508,17 @@ Status AgentStore::release_leases_if(const std::function<bool(const std::string&
 
 std::optional<int64_t> AgentStore::next_due_at() {
     auto r = writer_.read<std::optional<int64_t>>([&](Db& db) {
-        auto s = db.prepare("SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM recipients "
-                            "WHERE status IN ('queued', 'deferred')");
-        s.step();
-        return s.opt_int64(0);
+        // The earliest free due time, and the earliest end of a lease (a leased recipient is
+        // due again only when its lease runs out); each a MIN over its partial index.
+        auto free = db.prepare("SELECT MIN(next_attempt_at) FROM recipients "
+                               "WHERE status IN ('queued', 'deferred') AND lease_until IS NULL");
+        free.step();
+        auto a = free.opt_int64(0);
+        auto leased = db.prepare("SELECT MIN(lease_until) FROM recipients WHERE lease_until IS NOT NULL");
+        leased.step();
+        auto b = leased.opt_int64(0);
+        if (a && b) return std::optional<int64_t>(std::min(*a, *b));
+        return a ? a : b;
     });
     return r ? *r : std::nullopt;
 }

@@ -1,5 +1,8 @@
 #include "store/control_store.h"
 
+#include <mutex>
+#include <unordered_map>
+
 #include "core/text.h"
 #include "store/migrate.h"
 
@@ -50,7 +53,8 @@ constexpr const char* kAgentCols = "name, address, created_at, revoked_at, rate_
 std::string hash_api_key(const std::string& key) { return sha256_hex(key); }
 
 ControlStore::ControlStore(const std::string& path)
-    : writer_(path, [](Db& db) { migrate(db, kControlMigrations, "control store"); }) {}
+    : writer_(path, [](Db& db) { migrate(db, kControlMigrations, "control store"); }),
+      cache_(std::make_unique<AgentCache>(path)) {}
 
 Result<std::unique_ptr<ControlStore>> ControlStore::open(const std::string& data_dir) {
     try {
@@ -113,23 +117,56 @@ std::vector<AgentRecord> ControlStore::list_agents(bool include_revoked) {
     return r ? *r : std::vector<AgentRecord>{};
 }
 
+struct ControlStore::AgentCache {
+    explicit AgentCache(const std::string& path) : probe(path, true) {}
+    std::mutex mu;
+    Db probe;  // only ever asked PRAGMA data_version
+    int64_t version = -1;
+    std::unordered_map<std::string, AgentRecord> by_name, by_key_hash;
+};
+
+ControlStore::~ControlStore() = default;
+
+template <class Load>
+std::optional<AgentRecord> ControlStore::cached_agent(bool by_key, const std::string& key, const Load& load) {
+    // The lock is held across a miss's load, so a record read before a commit can never be
+    // cached under the version after it.
+    std::lock_guard lk(cache_->mu);
+    int64_t version = -1;
+    try {
+        auto v = cache_->probe.prepare("PRAGMA data_version");
+        if (v.step()) version = v.int64(0);
+    } catch (const StoreError&) {
+        version = -1;
+    }
+    if (version < 0 || version != cache_->version) {
+        cache_->by_name.clear();
+        cache_->by_key_hash.clear();
+        cache_->version = version;
+    }
+    auto& map = by_key ? cache_->by_key_hash : cache_->by_name;
+    if (auto it = map.find(key); it != map.end()) return it->second;
+    auto r = writer_.read<std::optional<AgentRecord>>(load);
+    if (!r || !*r) return std::nullopt;  // misses are not kept: unknown keys cost memory
+    if (version >= 0 && map.size() < 10000) map.emplace(key, **r);
+    return *r;
+}
+
 std::optional<AgentRecord> ControlStore::find_agent(const std::string& name) {
-    auto r = writer_.read<std::optional<AgentRecord>>([&](Db& db) {
+    return cached_agent(false, name, [&](Db& db) {
         auto s = db.prepare(std::string("SELECT ") + kAgentCols + " FROM agents WHERE name = ?");
         s.bind(1, name);
         return s.step() ? std::optional<AgentRecord>(agent_from_row(s)) : std::nullopt;
     });
-    return r ? *r : std::nullopt;
 }
 
 std::optional<AgentRecord> ControlStore::find_agent_by_key_hash(const std::string& key_hash) {
-    auto r = writer_.read<std::optional<AgentRecord>>([&](Db& db) {
+    return cached_agent(true, key_hash, [&](Db& db) {
         auto s = db.prepare(std::string("SELECT ") + kAgentCols +
                             " FROM agents WHERE key_hash = ? AND revoked_at IS NULL");
         s.bind(1, key_hash);
         return s.step() ? std::optional<AgentRecord>(agent_from_row(s)) : std::nullopt;
     });
-    return r ? *r : std::nullopt;
 }
 
 Status ControlStore::revoke_agent(const std::string& name, int64_t now_ms) {

@@ -62,9 +62,18 @@ class ControlStore {
     Status set_dkim_state(const std::string& domain, const std::string& selector,
                           const std::string& state);
 
+    ~ControlStore();
+
   private:
     explicit ControlStore(const std::string& path);
+    // Agents looked up by name or key hash are kept in memory until the database changes
+    // (PRAGMA data_version, which sees commits by any connection of any process), so an
+    // authenticated request costs no query, and a revocation still takes effect at once.
+    struct AgentCache;
+    template <class Load>
+    std::optional<AgentRecord> cached_agent(bool by_key, const std::string& key, const Load& load);
     GroupWriter writer_;
+    std::unique_ptr<AgentCache> cache_;
 };
 
 // SHA-256 of an API key, hex: what the control store keeps instead of the key.

@@ -52,12 +52,12 @@ void GroupWriter::run() {
         }
         std::optional<Error> batch_error;
         try {
-            db_.exec("BEGIN IMMEDIATE");
+            db_.prepare("BEGIN IMMEDIATE").run();
             for (auto& job : batch) {
-                db_.exec("SAVEPOINT job");
+                db_.prepare("SAVEPOINT job").run();
                 try {
                     job->fn(db_);
-                    db_.exec("RELEASE job");
+                    db_.prepare("RELEASE job").run();
                 } catch (const Error& e) {
                     job->error = e;
                 } catch (const StoreError& e) {
@@ -66,11 +66,11 @@ void GroupWriter::run() {
                     job->error = Error{kErrInternal, e.what(), ""};
                 }
                 if (job->error) {
-                    db_.exec("ROLLBACK TO job");
-                    db_.exec("RELEASE job");
+                    db_.prepare("ROLLBACK TO job").run();
+                    db_.prepare("RELEASE job").run();
                 }
             }
-            db_.exec("COMMIT");
+            db_.prepare("COMMIT").run();
         } catch (const StoreError& e) {
             spdlog::error("store {}: group commit failed: {}", path_, e.what());
             batch_error = Error{kErrInternal, std::string("store write failed: ") + e.what(), ""};

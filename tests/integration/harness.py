@@ -72,8 +72,10 @@ class Process:
     def __init__(self, argv, env=None, stdin=None, stdout=None, name="proc"):
         self.log_path = tempfile.mktemp(prefix=f"agentrelay-{name}-", suffix=".log")
         self.log = open(self.log_path, "wb")
+        # A session of its own: with autogroups, agentrelay's background (idle-priority)
+        # delivery threads then yield only to its own doors, not to tests running alongside.
         self.proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=stdout or self.log,
-                                     stderr=self.log)
+                                     stderr=self.log, start_new_session=True)
 
     def log_text(self):
         self.log.flush()
@@ -107,7 +109,7 @@ class McpStdio:
             env["AGENTRELAY_API_KEY"] = api_key
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, env=env)
+                                     stderr=self.stderr, env=env, start_new_session=True)
         self.next_id = 1
 
     def send(self, message):

@@ -29,6 +29,19 @@ TEST_CASE("durations, routes and host:port values are parsed strictly", "[delive
     CHECK(cfg.route_for("b.test")->port == 2);
 }
 
+TEST_CASE("delivery runs in the background unless configured to compete with the doors", "[delivery]") {
+    DeliveryConfig cfg;
+    CHECK(cfg.background_priority);
+    REQUIRE(apply_json(cfg, nlohmann::json{{"delivery_priority", "normal"}}));
+    CHECK_FALSE(cfg.background_priority);
+    REQUIRE(apply_json(cfg, nlohmann::json{{"delivery_priority", "background"}}));
+    CHECK(cfg.background_priority);
+    auto bad = apply_json(cfg, nlohmann::json{{"delivery_priority", "high"}});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().field == "delivery_priority");
+    CHECK(bad.error().message.find("\"background\" or \"normal\"") != std::string::npos);
+}
+
 TEST_CASE("backoff doubles from retry-initial up to retry-max, with jitter", "[delivery]") {
     DeliveryConfig cfg;
     cfg.retry_initial = std::chrono::seconds(60);

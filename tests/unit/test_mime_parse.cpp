@@ -446,3 +446,21 @@ TEST_CASE("hostile inputs stay linear", "[mime_parse]") {
         scripts += "<script>";
     CHECK(html_to_text(scripts).empty());
 }
+
+TEST_CASE("a headers-only parse reads the header fields and leaves the body alone", "[mime_parse]") {
+    std::string raw = "From: Bot <bot@agents.test>\r\nSubject: =?UTF-8?B?w6ljaG8=?=\r\n"
+                      "Message-ID: <a1@agents.test>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+                      "Content-Type: text/plain; charset=utf-8\r\n\r\nthe body\r\n";
+    auto full = parse_message(raw);
+    auto head = parse_message(raw, Depth::Headers);
+    REQUIRE(full);
+    REQUIRE(head);
+    CHECK(head->from == full->from);
+    CHECK(head->subject == "\xC3\xA9" "cho");
+    CHECK(head->message_id == "<a1@agents.test>");
+    CHECK(head->date == full->date);
+    CHECK(full->text == "the body\n");
+    CHECK(head->text.empty());
+    CHECK(head->content_type.empty());
+    CHECK_FALSE(parse_message("no header here", Depth::Headers));
+}

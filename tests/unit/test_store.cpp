@@ -145,6 +145,54 @@ TEST_CASE("due recipients are claimed once, under a lease", "[store]") {
     CHECK(third->size() == 2);
 }
 
+TEST_CASE("agents found once are remembered until any connection changes the control store", "[store]") {
+    TempDir dir;
+    auto data = DataDir::create(dir.path, "agents.test");
+    REQUIRE(data);
+    auto& control = (*data)->control();
+    REQUIRE(control.create_agent("bot", "bot@agents.test", hash_api_key("k1"), 1000));
+    REQUIRE(control.find_agent_by_key_hash(hash_api_key("k1")));  // now cached
+    REQUIRE(control.find_agent("bot"));
+    // Another process (here: another open of the same dir) rotates the key, then revokes.
+    auto other = DataDir::open(dir.path);
+    REQUIRE(other);
+    REQUIRE((*other)->control().set_key_hash("bot", hash_api_key("k2")));
+    CHECK_FALSE(control.find_agent_by_key_hash(hash_api_key("k1")));
+    CHECK(control.find_agent_by_key_hash(hash_api_key("k2"))->name == "bot");
+    REQUIRE((*other)->control().revoke_agent("bot", 2000));
+    CHECK_FALSE(control.find_agent_by_key_hash(hash_api_key("k2")));
+    CHECK(control.find_agent("bot")->revoked_at == 2000);
+}
+
+TEST_CASE("the next due time counts free recipients and the end of leases", "[store]") {
+    TempDir dir;
+    AgentStore s(dir.path + "/a.db");
+    CHECK_FALSE(s.next_due_at());
+    REQUIRE(s.insert_message(make_message("m_1", 1000, {"x@one.test"}), {}, 1));
+    REQUIRE(s.insert_message(make_message("m_2", 5000, {"y@one.test"}), {}, 1));
+    CHECK(s.next_due_at() == 1000);
+    auto claimed = s.claim_due("p1", 2000, 60000, 100);  // only m_1 is due at 2 s
+    REQUIRE(claimed);
+    REQUIRE(claimed->size() == 1);
+    CHECK(claimed->front().message_id == "m_1");
+    CHECK(s.next_due_at() == 5000);  // m_2; m_1's lease ends at 62 s
+    auto rest = s.claim_due("p1", 6000, 60000, 100);
+    REQUIRE(rest);
+    REQUIRE(rest->size() == 1);
+    CHECK(s.next_due_at() == 62000);  // both leased: the first lease to run out
+    // Expired leases are taken over before free recipients, within the limit.
+    REQUIRE(s.insert_message(make_message("m_3", 7000, {"z@one.test"}), {}, 1));
+    auto over = s.claim_due("p2", 70000, 60000, 2);
+    REQUIRE(over);
+    REQUIRE(over->size() == 2);
+    CHECK(over->at(0).message_id != "m_3");
+    CHECK(over->at(1).message_id != "m_3");
+    auto last = s.claim_due("p2", 70000, 60000, 2);
+    REQUIRE(last);
+    REQUIRE(last->size() == 1);
+    CHECK(last->front().message_id == "m_3");
+}
+
 TEST_CASE("outcomes update recipients, bounces and the suppression list", "[store]") {
     TempDir dir;
     AgentStore s(dir.path + "/a.db");

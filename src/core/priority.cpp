@@ -1,0 +1,26 @@
+#include "core/priority.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace ar {
+
+void lower_this_thread_priority() {
+    thread_local bool lowered = false;
+    if (lowered) return;
+    lowered = true;
+    sched_param p{};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &p) == 0) return;
+    auto tid = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    int current = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0) return;
+    (void)setpriority(PRIO_PROCESS, tid, current + kBackgroundNice);
+}
+
+}  // namespace ar

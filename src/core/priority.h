@@ -1,0 +1,21 @@
+// priority.h: CPU priority of background threads.
+//
+// The delivery engine (SMTP client, DKIM signing, outcome writes) runs its threads at idle
+// priority (SCHED_IDLE) unless configured otherwise: when both want the CPU, an agent's
+// send_email or an SMTP client's DATA is answered first and the engine works through the
+// queue with what is left over; on an idle machine it makes no difference. Durability is not
+// affected: what is queued is on disk. With autogroups or a service cgroup (the usual for a
+// daemon) the preference is among agentrelay's own threads, not against other programs.
+#pragma once
+
+namespace ar {
+
+// If SCHED_IDLE is refused: how much lower (in nice steps) background threads run.
+inline constexpr int kBackgroundNice = 10;
+
+// Moves the calling thread to SCHED_IDLE, else lowers it by kBackgroundNice (Linux: both are
+// per thread). Runs once per thread; later calls do nothing. Failure only costs the
+// preference, so it is ignored.
+void lower_this_thread_priority();
+
+}  // namespace ar
