@@ -111,13 +111,8 @@ sink_count() {  # smtp-sink rewrites one status line with CRs: the last mesg=N i
   local s; s=$(tail -c 200 "$SINK_OUT" 2>/dev/null | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1)
   echo "${s#mesg=}" | grep . || echo 0
 }
-wait_sink() {  # wait_sink COUNT TIMEOUT_S -> 0 when reached; sets T_REACHED
-  local want=$1 deadline=$(( ${EPOCHREALTIME%.*} + $2 ))
-  while (( $(sink_count) < want )); do
-    (( ${EPOCHREALTIME%.*} > deadline )) && return 1
-    sleep 0.02
-  done
-  T_REACHED=$(now)
+wait_sink() {  # wait_sink COUNT TIMEOUT_S -> 0 when reached; sets T_REACHED (bench/wait_sink.py polls)
+  T_REACHED=$($PY "$ROOT/bench/wait_sink.py" "$SINK_OUT" "$1" "$2" 2>/dev/null)
 }
 
 # A slow sink (bench/slow_sink.py) on PORT: every reply after DELAY s.

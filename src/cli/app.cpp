@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "core/metrics.h"
-#include "core/priority.h"
+#include "core/threads.h"
 #include "dns/resolver.h"
 
 namespace ar::cli {
@@ -114,6 +114,7 @@ App::~App() { stop(); }
 namespace {
 std::thread run_loop(asio::io_context& io, const char* name, bool background) {
     return std::thread([&io, name, background] {
+        name_this_thread(name);
         if (background) lower_this_thread_priority();
         try {
             io.run();
@@ -128,8 +129,8 @@ void App::start() {
     work_ = std::make_unique<WorkGuard>(io_.get_executor());
     doors_work_ = std::make_unique<WorkGuard>(doors_io_.get_executor());
     engine_.start();
-    io_thread_ = run_loop(io_, "delivery", background_delivery_);
-    doors_thread_ = run_loop(doors_io_, "SMTP", false);
+    io_thread_ = run_loop(io_, "ar-delivery", background_delivery_);
+    doors_thread_ = run_loop(doors_io_, "ar-smtp", false);
 }
 
 void App::stop() {

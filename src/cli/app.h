@@ -44,7 +44,7 @@ class App {
     store::DataDir& data() { return *data_; }
 
     // Runs the delivery engine's event loop on its own thread (at background priority, see
-    // core/priority.h) and the doors' event loop on another.
+    // core/threads.h) and the doors' event loop on another.
     void start();
     void stop();
 

@@ -44,7 +44,7 @@ struct DeliveryConfig {
     DestinationPolicy default_policy;
     std::map<std::string, DestinationPolicy> policies;  // by recipient domain (lowercased)
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
-    // "background" (default): the engine's threads run at idle CPU priority (core/priority.h),
+    // "background" (default): the engine's threads run at idle CPU priority (core/threads.h),
     // so sends and SMTP submissions are answered first; "normal": the same priority as the doors.
     bool background_priority = true;
 

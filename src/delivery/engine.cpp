@@ -19,7 +19,7 @@
 
 #include "core/ids.h"
 #include "core/metrics.h"
-#include "core/priority.h"
+#include "core/threads.h"
 #include "core/text.h"
 #include "delivery/outcome.h"
 #include "dkim/sign.h"
@@ -119,7 +119,7 @@ struct Engine::Impl {
     DeliveryConfig cfg;
     const Clock& clock;
     asio::io_context& io;
-    asio::thread_pool pool{2};
+    asio::thread_pool pool{4};
     // Outcome writes get their own threads: a connection waits for its outcome to be on disk
     // before it takes the next transaction, and on `pool` that write would queue behind every
     // claimed message still waiting to be loaded and DKIM-signed. A write blocks its thread
@@ -169,7 +169,8 @@ struct Engine::Impl {
         asio::thread_pool& target = on ? *on : pool;
         co_return co_await asio::co_spawn(
             target.get_executor(),
-            [fp, background = cfg.background_priority]() -> asio::awaitable<R> {
+            [fp, background = cfg.background_priority, name = on ? "ar-outcome" : "ar-sign"]() -> asio::awaitable<R> {
+                name_this_thread(name);
                 if (background) lower_this_thread_priority();
                 co_return (*fp)();
             },

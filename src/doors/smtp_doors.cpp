@@ -7,6 +7,7 @@
 
 #include "core/ids.h"
 #include "core/text.h"
+#include "core/threads.h"
 #include "delivery/config.h"
 #include "delivery/engine.h"
 #include "mime/address.h"
@@ -39,7 +40,11 @@ ServerReply reply_for(const Error& e) {
 template <class F> asio::awaitable<ServerReply> on_pool(asio::thread_pool& pool, F& f) {
     F* fp = &f;
     co_return co_await asio::co_spawn(
-        pool.get_executor(), [fp]() -> asio::awaitable<ServerReply> { co_return (*fp)(); },
+        pool.get_executor(),
+        [fp]() -> asio::awaitable<ServerReply> {
+            name_this_thread("ar-submit");
+            co_return (*fp)();
+        },
         asio::use_awaitable);
 }
 

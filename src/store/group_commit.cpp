@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/threads.h"
+
 namespace ar::store {
 
 namespace {
@@ -39,6 +41,7 @@ Status GroupWriter::write(std::function<void(Db&)> fn) {
 }
 
 void GroupWriter::run() {
+    name_this_thread("ar-store");
     std::vector<std::shared_ptr<Job>> batch;
     for (;;) {
         {

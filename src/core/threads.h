@@ -1,4 +1,4 @@
-// priority.h: CPU priority of background threads.
+// threads.h: names and CPU priority of agentrelay's threads.
 //
 // The delivery engine (SMTP client, DKIM signing, outcome writes) runs its threads at idle
 // priority (SCHED_IDLE) unless configured otherwise: when both want the CPU, an agent's
@@ -17,5 +17,9 @@ inline constexpr int kBackgroundNice = 10;
 // per thread). Runs once per thread; later calls do nothing. Failure only costs the
 // preference, so it is ignored.
 void lower_this_thread_priority();
+
+// Names the calling thread (at most 15 characters: "ar-sign", "ar-store"...) for top -H,
+// perf and gdb. Runs once per thread.
+void name_this_thread(const char* name);
 
 }  // namespace ar

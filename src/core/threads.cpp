@@ -1,4 +1,4 @@
-#include "core/priority.h"
+#include "core/threads.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -21,6 +21,13 @@ void lower_this_thread_priority() {
     int current = getpriority(PRIO_PROCESS, tid);
     if (errno != 0) return;
     (void)setpriority(PRIO_PROCESS, tid, current + kBackgroundNice);
+}
+
+void name_this_thread(const char* name) {
+    thread_local bool named = false;
+    if (named) return;
+    named = true;
+    (void)pthread_setname_np(pthread_self(), name);
 }
 
 }  // namespace ar
