@@ -131,7 +131,10 @@ struct Engine::Impl {
     std::string owner;
     std::string host;
     bool stopping = false;
-    bool kicked = false;  // new mail was queued since the last claim (set by notify())
+    // New mail was queued since the last claim: set by notify() from any thread, cleared by
+    // the scan loop. Only the send that sets it wakes the event loop; a burst of sends costs
+    // one wake-up, not one each.
+    std::atomic<bool> kicked{false};
     asio::steady_timer wake;
     std::map<std::string, std::shared_ptr<Destination>> destinations;
     std::atomic<size_t> in_flight{0};
@@ -185,7 +188,7 @@ struct Engine::Impl {
         auto claim_work = [this] { return claim(); };
         auto find_next = [this] { return next_due(); };
         while (!stopping) {
-            kicked = false;
+            kicked.store(false);
             auto claimed = co_await offload(claim_work);
             for (auto& job : claimed) spawn(run_job(std::move(job)));
             if (stopping) break;
@@ -628,12 +631,9 @@ void Engine::stop() {
 }
 
 void Engine::notify(const std::string&) {
+    if (impl_->kicked.exchange(true)) return;  // already woken, or gathering
     auto impl = impl_;
-    asio::post(impl->io, [impl] {
-        if (impl->kicked) return;  // already woken, or gathering
-        impl->kicked = true;
-        impl->wake.cancel();
-    });
+    asio::post(impl->io, [impl] { impl->wake.cancel(); });
 }
 
 std::string Engine::return_path(const std::string& secret, const std::string& domain,
