@@ -176,20 +176,27 @@ Result<SendResult> Relay::send(const store::AgentRecord& agent, const SendReques
     return enqueue(agent, std::move(m));
 }
 
+store::RateLimit Relay::rate_limit_of(const store::AgentRecord& agent) const {
+    return {agent.rate_per_minute ? agent.rate_per_minute : config_.default_rate_per_minute,
+            agent.rate_per_day ? agent.rate_per_day : config_.default_rate_per_day};
+}
+
+SendResult Relay::result_of(const store::InsertOutcome& inserted) {
+    SendResult result;
+    result.message_id = inserted.id;
+    result.status = store::kQueued;
+    result.duplicate = inserted.duplicate;
+    for (const auto& [address, status] : inserted.recipients) result.recipients.push_back({address, status});
+    return result;
+}
+
 Result<SendResult> Relay::enqueue(const store::AgentRecord& agent, store::NewMessage m) {
     auto store = data_.agent_store(agent.name);
     if (!store) return store.error();
-    store::RateLimit limit{agent.rate_per_minute ? agent.rate_per_minute : config_.default_rate_per_minute,
-                           agent.rate_per_day ? agent.rate_per_day : config_.default_rate_per_day};
-    auto inserted = (*store)->insert_message(m, limit, config_.idempotency_window_ms);
+    auto inserted = (*store)->insert_message(m, rate_limit_of(agent), config_.idempotency_window_ms);
     if (!inserted) return inserted.error();
-
-    SendResult result;
-    result.message_id = inserted->id;
-    result.status = store::kQueued;
-    result.duplicate = inserted->duplicate;
-    for (auto& [address, status] : inserted->recipients) result.recipients.push_back({address, status});
-    if (inserted->duplicate) return result;
+    SendResult result = result_of(*inserted);
+    if (result.duplicate) return result;
 
     deliver_local(agent.name, m.id, m.mail_from, m.raw, result.recipients);
     bool remote = std::any_of(result.recipients.begin(), result.recipients.end(),
@@ -286,6 +293,39 @@ Result<store::InboxRecord> Relay::deliver_to_inbox(const std::string& rcpt_agent
 Result<SendResult> Relay::submit(const store::AgentRecord& agent, const std::string& reverse_path,
                                  const std::vector<std::string>& recipients, std::string raw,
                                  const std::string& client, const std::string& protocol) {
+    auto m = prepare_submission(agent, reverse_path, recipients, std::move(raw), client, protocol);
+    if (!m) return m.error();
+    return enqueue(agent, std::move(*m));
+}
+
+bool Relay::has_local_recipient(const std::vector<std::string>& recipients) const {
+    return std::any_of(recipients.begin(), recipients.end(),
+                       [this](const std::string& r) { return local_agent_of(r).has_value(); });
+}
+
+void Relay::submit_async(const store::AgentRecord& agent, const std::string& reverse_path,
+                         const std::vector<std::string>& recipients, std::string raw, const std::string& client,
+                         const std::string& protocol, std::function<void(Result<SendResult>)> done) {
+    auto m = prepare_submission(agent, reverse_path, recipients, std::move(raw), client, protocol);
+    if (!m) return done(m.error());
+    auto store = data_.agent_store(agent.name);
+    if (!store) return done(store.error());
+    std::string agent_name = agent.name;
+    (*store)->insert_message_async(
+        std::move(*m), rate_limit_of(agent), config_.idempotency_window_ms,
+        [this, agent_name, done = std::move(done)](Result<store::InsertOutcome> inserted) {
+            if (!inserted) return done(inserted.error());
+            SendResult result = result_of(*inserted);
+            bool queued = std::any_of(result.recipients.begin(), result.recipients.end(),
+                                      [](const RecipientStatus& r) { return r.status == store::kQueued; });
+            if (!result.duplicate && queued && queued_listener_) queued_listener_(agent_name);
+            done(std::move(result));
+        });
+}
+
+Result<store::NewMessage> Relay::prepare_submission(const store::AgentRecord& agent, const std::string& reverse_path,
+                                                    const std::vector<std::string>& recipients, std::string raw,
+                                                    const std::string& client, const std::string& protocol) {
     auto parsed = mime::parse_message(raw, mime::Depth::Headers);
     if (!parsed) return invalid("message", "the message cannot be parsed: " + parsed.error().message);
     auto from = mime::parse_mailbox_list(parsed->from);
@@ -325,7 +365,7 @@ Result<SendResult> Relay::submit(const store::AgentRecord& agent, const std::str
         m.smtputf8 = m.smtputf8 || mb->needs_smtputf8();
         m.recipients.emplace_back(mb->address(), mb->domain_lower());
     }
-    return enqueue(agent, std::move(m));
+    return m;
 }
 
 Status Relay::record_async_report(const std::string& agent, const std::string& message_id,

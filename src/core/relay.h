@@ -114,6 +114,14 @@ class Relay {
     Result<SendResult> submit(const store::AgentRecord& agent, const std::string& reverse_path,
                               const std::vector<std::string>& recipients, std::string raw,
                               const std::string& client, const std::string& protocol = "ESMTPSA");
+    // submit() for an event loop: the checks run on the calling thread, and done runs once the
+    // message is on disk (or refused), on the agent store's writer thread: done must only hand
+    // the result on (post it to the loop). Only for messages without recipients on the hosted
+    // domain (those are delivered locally at once, which blocks): check has_local_recipient().
+    void submit_async(const store::AgentRecord& agent, const std::string& reverse_path,
+                      const std::vector<std::string>& recipients, std::string raw, const std::string& client,
+                      const std::string& protocol, std::function<void(Result<SendResult>)> done);
+    bool has_local_recipient(const std::vector<std::string>& recipients) const;
 
     Result<store::MessageRecord> status(const store::AgentRecord& agent, const std::string& id);
     Result<BouncePage> bounces(const store::AgentRecord& agent, std::optional<int64_t> since_ms,
@@ -170,6 +178,11 @@ class Relay {
 
   private:
     Result<SendResult> enqueue(const store::AgentRecord& agent, store::NewMessage message);
+    Result<store::NewMessage> prepare_submission(const store::AgentRecord& agent, const std::string& reverse_path,
+                                                 const std::vector<std::string>& recipients, std::string raw,
+                                                 const std::string& client, const std::string& protocol);
+    store::RateLimit rate_limit_of(const store::AgentRecord& agent) const;
+    static SendResult result_of(const store::InsertOutcome& inserted);
 
     store::DataDir& data_;
     const Clock& clock_;

@@ -97,13 +97,30 @@ class SubmissionHandler final : public smtp::Handler {
         std::string protocol =
             std::string("ESMTP") + (ctx.tls ? "S" : "") + (ctx.authenticated ? "A" : "");
         const store::AgentRecord& sender_agent = *agent;
-        auto submit = [&] {
-            auto r = relay_.submit(sender_agent, message.reverse_path, message.recipients,
-                                   strip_submission_headers(message.data), client, protocol);
-            if (!r) return reply_for(r.error());
-            return ServerReply{250, "2.0.0", "Ok: queued as " + r->message_id};
+        if (relay_.has_local_recipient(message.recipients)) {
+            // Local recipients are delivered at once, into other stores: blocking work for the pool.
+            auto submit = [&] {
+                auto r = relay_.submit(sender_agent, message.reverse_path, message.recipients,
+                                       strip_submission_headers(message.data), client, protocol);
+                if (!r) return reply_for(r.error());
+                return ServerReply{250, "2.0.0", "Ok: queued as " + r->message_id};
+            };
+            co_return co_await on_pool(pool_, submit);
+        }
+        // Otherwise no thread waits for the commit: the store's writer posts the outcome back.
+        auto start = [&](auto handler) {
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            auto ex = asio::get_associated_executor(*h);
+            relay_.submit_async(sender_agent, message.reverse_path, message.recipients,
+                                strip_submission_headers(message.data), client, protocol,
+                                [h, ex](Result<SendResult> r) {
+                                    asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+                                });
         };
-        co_return co_await on_pool(pool_, submit);
+        Result<SendResult> r = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(Result<SendResult>)>(
+            start, asio::use_awaitable);
+        if (!r) co_return reply_for(r.error());
+        co_return ServerReply{250, "2.0.0", "Ok: queued as " + r->message_id};
     }
 
   private:

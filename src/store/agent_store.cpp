@@ -211,75 +211,97 @@ std::string message_status(const std::vector<RecipientRecord>& recipients) {
 AgentStore::AgentStore(const std::string& path)
     : writer_(path, [](Db& db) { migrate(db, kAgentMigrations, "agent store"); }) {}
 
-Result<InsertOutcome> AgentStore::insert_message(const NewMessage& m, const RateLimit& limit,
-                                                 int64_t idempotency_window_ms) {
-    return writer_.write_value<InsertOutcome>([&](Db& db) {
-        InsertOutcome out;
-        if (m.idempotency_key) {
-            auto q = db.prepare("SELECT message_id, created_at FROM idempotency WHERE key = ?");
-            q.bind(1, *m.idempotency_key);
-            if (q.step() && q.int64(1) > m.created_at - idempotency_window_ms) {
-                out.id = q.text(0);
-                out.duplicate = true;
-                auto r = db.prepare("SELECT address, status FROM recipients WHERE message_id = ? "
-                                    "ORDER BY rowid");
-                r.bind(1, out.id);
-                while (r.step()) out.recipients.emplace_back(r.text(0), r.text(1));
-                return out;
-            }
+namespace {
+// One message, its recipients and their first events, inside the writer's transaction.
+InsertOutcome insert_in(Db& db, const NewMessage& m, const RateLimit& limit, int64_t idempotency_window_ms) {
+    InsertOutcome out;
+    if (m.idempotency_key) {
+        auto q = db.prepare("SELECT message_id, created_at FROM idempotency WHERE key = ?");
+        q.bind(1, *m.idempotency_key);
+        if (q.step() && q.int64(1) > m.created_at - idempotency_window_ms) {
+            out.id = q.text(0);
+            out.duplicate = true;
+            auto r = db.prepare("SELECT address, status FROM recipients WHERE message_id = ? "
+                                "ORDER BY rowid");
+            r.bind(1, out.id);
+            while (r.step()) out.recipients.emplace_back(r.text(0), r.text(1));
+            return out;
         }
-        check_rate(db, limit, m.created_at);
-        db.prepare("INSERT INTO messages(id, message_id_header, subject, mail_from, raw, size, "
-                   "smtputf8, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(1, m.id)
-            .bind(2, m.message_id_header)
-            .bind(3, m.subject)
-            .bind(4, m.mail_from)
-            .bind_blob(5, m.raw)
-            .bind(6, static_cast<int64_t>(m.raw.size()))
-            .bind(7, m.smtputf8 ? 1 : 0)
-            .bind(8, m.created_at)
-            .run();
-        auto suppressed = db.prepare("SELECT reason FROM suppression WHERE address = ?");
-        auto ins = db.prepare("INSERT OR IGNORE INTO recipients(message_id, address, domain, status, "
-                              "queued_at, next_attempt_at) VALUES(?, ?, ?, ?, ?, ?)");
-        for (const auto& [address, domain] : m.recipients) {
-            suppressed.reset();
-            suppressed.bind(1, address);
-            bool is_suppressed = suppressed.step();
-            std::string reason = is_suppressed ? suppressed.text(0) : "";
-            const char* status = is_suppressed ? kSuppressed : kQueued;
-            ins.reset();
-            ins.bind(1, m.id).bind(2, address).bind(3, domain).bind(4, status).bind(5, m.created_at);
-            if (is_suppressed) ins.bind(6, nullptr);
-            else ins.bind(6, m.created_at);
-            ins.run();
-            if (db.changes() == 0) continue;  // the same address twice
-            out.recipients.emplace_back(address, status);
-            add_event(db, m.id, address, m.created_at, status,
-                      is_suppressed ? "on the suppression list: " + reason : "");
-            if (is_suppressed) {
-                db.prepare("INSERT INTO bounces(message_id, recipient, code, enhanced_code, diagnostic, "
-                           "bounced_at, kind) VALUES(?, ?, 550, '5.1.1', ?, ?, 'suppressed')")
-                    .bind(1, m.id)
-                    .bind(2, address)
-                    .bind(3, "not attempted: address is on the suppression list (" + reason + ")")
-                    .bind(4, m.created_at)
-                    .run();
-            }
-        }
-        if (m.idempotency_key) {
-            db.prepare("INSERT INTO idempotency(key, message_id, created_at) VALUES(?, ?, ?) "
-                       "ON CONFLICT(key) DO UPDATE SET message_id = excluded.message_id, "
-                       "created_at = excluded.created_at")
-                .bind(1, *m.idempotency_key)
-                .bind(2, m.id)
-                .bind(3, m.created_at)
+    }
+    check_rate(db, limit, m.created_at);
+    db.prepare("INSERT INTO messages(id, message_id_header, subject, mail_from, raw, size, "
+               "smtputf8, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, m.id)
+        .bind(2, m.message_id_header)
+        .bind(3, m.subject)
+        .bind(4, m.mail_from)
+        .bind_blob(5, m.raw)
+        .bind(6, static_cast<int64_t>(m.raw.size()))
+        .bind(7, m.smtputf8 ? 1 : 0)
+        .bind(8, m.created_at)
+        .run();
+    auto suppressed = db.prepare("SELECT reason FROM suppression WHERE address = ?");
+    auto ins = db.prepare("INSERT OR IGNORE INTO recipients(message_id, address, domain, status, "
+                          "queued_at, next_attempt_at) VALUES(?, ?, ?, ?, ?, ?)");
+    for (const auto& [address, domain] : m.recipients) {
+        suppressed.reset();
+        suppressed.bind(1, address);
+        bool is_suppressed = suppressed.step();
+        std::string reason = is_suppressed ? suppressed.text(0) : "";
+        const char* status = is_suppressed ? kSuppressed : kQueued;
+        ins.reset();
+        ins.bind(1, m.id).bind(2, address).bind(3, domain).bind(4, status).bind(5, m.created_at);
+        if (is_suppressed) ins.bind(6, nullptr);
+        else ins.bind(6, m.created_at);
+        ins.run();
+        if (db.changes() == 0) continue;  // the same address twice
+        out.recipients.emplace_back(address, status);
+        add_event(db, m.id, address, m.created_at, status,
+                  is_suppressed ? "on the suppression list: " + reason : "");
+        if (is_suppressed) {
+            db.prepare("INSERT INTO bounces(message_id, recipient, code, enhanced_code, diagnostic, "
+                       "bounced_at, kind) VALUES(?, ?, 550, '5.1.1', ?, ?, 'suppressed')")
+                .bind(1, m.id)
+                .bind(2, address)
+                .bind(3, "not attempted: address is on the suppression list (" + reason + ")")
+                .bind(4, m.created_at)
                 .run();
         }
-        out.id = m.id;
-        return out;
-    });
+    }
+    if (m.idempotency_key) {
+        db.prepare("INSERT INTO idempotency(key, message_id, created_at) VALUES(?, ?, ?) "
+                   "ON CONFLICT(key) DO UPDATE SET message_id = excluded.message_id, "
+                   "created_at = excluded.created_at")
+            .bind(1, *m.idempotency_key)
+            .bind(2, m.id)
+            .bind(3, m.created_at)
+            .run();
+    }
+    out.id = m.id;
+    return out;
+}
+}  // namespace
+
+Result<InsertOutcome> AgentStore::insert_message(const NewMessage& m, const RateLimit& limit,
+                                                 int64_t idempotency_window_ms) {
+    return writer_.write_value<InsertOutcome>(
+        [&](Db& db) { return insert_in(db, m, limit, idempotency_window_ms); });
+}
+
+void AgentStore::insert_message_async(NewMessage m, const RateLimit& limit, int64_t idempotency_window_ms,
+                                      std::function<void(Result<InsertOutcome>)> done) {
+    struct State {
+        NewMessage m;
+        RateLimit limit;
+        InsertOutcome out;
+    };
+    auto st = std::make_shared<State>(State{std::move(m), limit, {}});
+    writer_.write_async(
+        [st, idempotency_window_ms](Db& db) { st->out = insert_in(db, st->m, st->limit, idempotency_window_ms); },
+        [st, done = std::move(done)](Status status) {
+            if (!status) return done(status.error());
+            done(std::move(st->out));
+        });
 }
 
 Result<MessageRecord> AgentStore::message(const std::string& id) {

@@ -150,6 +150,10 @@ class AgentStore {
 
     Result<InsertOutcome> insert_message(const NewMessage& m, const RateLimit& limit,
                                          int64_t idempotency_window_ms);
+    // The same without blocking: done runs on the store's writer thread once the message is
+    // on disk (or refused); see GroupWriter::write_async for what done may do.
+    void insert_message_async(NewMessage m, const RateLimit& limit, int64_t idempotency_window_ms,
+                              std::function<void(Result<InsertOutcome>)> done);
     Result<MessageRecord> message(const std::string& id);
     Result<StoredMessage> stored_message(const std::string& id);
     Result<std::vector<BounceRecord>> bounces(std::optional<int64_t> since_ms,

@@ -40,6 +40,21 @@ Status GroupWriter::write(std::function<void(Db&)> fn) {
     return Ok{};
 }
 
+void GroupWriter::write_async(std::function<void(Db&)> fn, std::function<void(Status)> done) {
+    auto job = std::make_shared<Job>();
+    job->fn = std::move(fn);
+    job->on_done = std::move(done);
+    {
+        std::lock_guard lk(mu_);
+        if (!stopping_) {
+            queue_.push_back(std::move(job));
+            work_cv_.notify_one();
+            return;
+        }
+    }
+    job->on_done(Error{kErrUnavailable, "the store is shutting down", ""});
+}
+
 void GroupWriter::run() {
     name_this_thread("ar-store");
     std::vector<std::shared_ptr<Job>> batch;
@@ -87,7 +102,16 @@ void GroupWriter::run() {
             for (auto& job : batch) {
                 if (batch_error && !job->error) job->error = batch_error;
                 job->done = true;
-                job->done_cv.notify_one();
+                if (!job->on_done) job->done_cv.notify_one();
+            }
+        }
+        for (auto& job : batch) {
+            if (!job->on_done) continue;
+            try {
+                if (job->error) job->on_done(*job->error);
+                else job->on_done(Ok{});
+            } catch (const std::exception& e) {
+                spdlog::error("store {}: a completion failed: {}", path_, e.what());
             }
         }
         batch.clear();

@@ -38,6 +38,11 @@ class GroupWriter {
     // A StoreError or ar::Error thrown by fn becomes the returned error; fn's writes are undone.
     Status write(std::function<void(Db&)> fn);
 
+    // Like write(), without blocking: done(status) runs once the group is committed, on the
+    // writer's thread. done must only hand the result on (post it to an event loop): it must
+    // not block, and must not write to any store.
+    void write_async(std::function<void(Db&)> fn, std::function<void(Status)> done);
+
     // Like write(), returning what fn returns.
     template <class T> Result<T> write_value(std::function<T(Db&)> fn) {
         std::optional<T> out;
@@ -67,6 +72,7 @@ class GroupWriter {
   private:
     struct Job {
         std::function<void(Db&)> fn;
+        std::function<void(Status)> on_done;  // write_async's callback; empty for write()
         std::optional<Error> error;
         bool done = false;
         std::condition_variable done_cv;  // wakes this job's caller only
