@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "store/agent_store.h"
@@ -83,6 +85,37 @@ TEST_CASE("concurrent writes share commits and all land", "[store]") {
     // A reader on a fresh connection sees them: they were committed.
     AgentStore reopened(dir.path + "/a.db");
     CHECK(*reopened.count_by_status(kQueued) == kThreads * kEach);
+}
+
+TEST_CASE("an asynchronous insert reports once it is committed, and reports refusals", "[store]") {
+    TempDir dir;
+    AgentStore store(dir.path + "/a.db");
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<ar::Result<InsertOutcome>> results;
+    auto done = [&](ar::Result<InsertOutcome> r) {
+        std::lock_guard lk(mu);
+        results.push_back(std::move(r));
+        cv.notify_one();
+    };
+    for (int i = 0; i < 20; ++i) store.insert_message_async(make_message("m_" + std::to_string(i), 1000), {}, 1, done);
+    // Over the rate limit: refused, nothing stored.
+    store.insert_message_async(make_message("m_over", 1000), RateLimit{5, std::nullopt}, 1, done);
+    {
+        std::unique_lock lk(mu);
+        REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return results.size() == 21; }));
+    }
+    int ok = 0, refused = 0;
+    for (auto& r : results) {
+        if (r) ++ok;
+        else if (r.error().code == ar::kErrRateLimited) ++refused;
+    }
+    CHECK(ok == 20);
+    CHECK(refused == 1);
+    // Committed when reported: a fresh connection sees every accepted one.
+    AgentStore reopened(dir.path + "/a.db");
+    CHECK(*reopened.count_by_status(kQueued) == 20);
+    CHECK_FALSE(reopened.message("m_over"));
 }
 
 TEST_CASE("an idempotency key returns the first message within the window", "[store]") {
