@@ -1,6 +1,7 @@
 // dkim_doctor.cpp: `dkim list|rotate|activate` and `doctor`.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <iostream>
 
@@ -72,6 +73,13 @@ int cmd_dkim(const std::vector<std::string>& argv) {
     if (pos[0] == "rotate") {
         SystemClock clock;
         std::string base = "ar" + std::to_string(clock.now_ms() / 1000);
+        // Two rotations within one second: the second pair gets a letter ("ar1796000000b").
+        auto taken = [&](const std::string& b) {
+            auto keys = control.dkim_keys(domain);
+            return std::any_of(keys.begin(), keys.end(), [&](const auto& k) { return pair_of(k.selector) == b; });
+        };
+        for (char c = 'b'; taken(base) && c <= 'z'; ++c) base = "ar" + std::to_string(clock.now_ms() / 1000) + c;
+        if (taken(base)) return fail(Error{kErrConflict, "too many rotations within one second; try again", ""});
         std::cout << "; new DKIM keys for " << domain << ", pending: publish these records, then run\n"
                   << ";   agentrelay dkim activate " << base << "e --data " << *args->get("data") << "\n";
         for (auto alg : {dkim::Algorithm::Ed25519Sha256, dkim::Algorithm::RsaSha256}) {

@@ -9,11 +9,16 @@ namespace ar::store {
 namespace {
 constexpr size_t kMaxBatch = 512;
 constexpr size_t kMaxIdleReaders = 8;
+constexpr int kCheckpointFrames = 1000;  // SQLite's own default for automatic checkpoints
+constexpr int kHardFrames = 50000;       // ~200 MB of WAL: the writer checkpoints itself
 }  // namespace
 
 GroupWriter::GroupWriter(std::string path, const std::function<void(Db&)>& prepare)
     : path_(std::move(path)), db_(path_) {
     prepare(db_);
+    db_.exec("PRAGMA journal_size_limit=67108864");  // a restarted WAL shrinks back to 64 MB
+    sqlite3_wal_hook(db_.handle(), &GroupWriter::on_wal, this);  // replaces the automatic checkpoints
+    ckpt_thread_ = std::thread([this] { checkpoints(); });
     thread_ = std::thread([this] { run(); });
 }
 
@@ -24,6 +29,48 @@ GroupWriter::~GroupWriter() {
     }
     work_cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    {
+        std::lock_guard lk(ckpt_mu_);
+        ckpt_stopping_ = true;
+    }
+    ckpt_cv_.notify_all();
+    if (ckpt_thread_.joinable()) ckpt_thread_.join();
+}
+
+// After each commit, on the writer thread: how many frames the WAL holds.
+int GroupWriter::on_wal(void* self, sqlite3*, const char*, int frames) {
+    auto* w = static_cast<GroupWriter*>(self);
+    if (frames >= kHardFrames) w->hard_limit_ = true;
+    if (frames >= kCheckpointFrames) {
+        {
+            std::lock_guard lk(w->ckpt_mu_);
+            w->ckpt_wanted_ = true;
+        }
+        w->ckpt_cv_.notify_one();
+    }
+    return SQLITE_OK;
+}
+
+void GroupWriter::checkpoints() {
+    name_this_thread("ar-checkpoint");
+    std::unique_ptr<Db> db;
+    for (;;) {
+        {
+            std::unique_lock lk(ckpt_mu_);
+            ckpt_cv_.wait(lk, [&] { return ckpt_wanted_ || ckpt_stopping_; });
+            if (ckpt_stopping_) return;
+            ckpt_wanted_ = false;
+        }
+        try {
+            if (!db) db = std::make_unique<Db>(path_);
+            // PASSIVE: copies what no reader still needs, never waits for the writer or readers.
+            int rc = sqlite3_wal_checkpoint_v2(db->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+                spdlog::warn("store {}: checkpoint failed: {}", path_, sqlite3_errmsg(db->handle()));
+        } catch (const StoreError& e) {
+            spdlog::warn("store {}: checkpoint connection: {}", path_, e.what());
+        }
+    }
 }
 
 Status GroupWriter::write(std::function<void(Db&)> fn) {
@@ -113,6 +160,11 @@ void GroupWriter::run() {
             } catch (const std::exception& e) {
                 spdlog::error("store {}: a completion failed: {}", path_, e.what());
             }
+        }
+        if (hard_limit_) {
+            // The checkpointer has fallen far behind: catch up here, between two commits.
+            hard_limit_ = false;
+            sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         }
         batch.clear();
     }

@@ -9,6 +9,10 @@
 //
 // Reads go through a small pool of separate connections (WAL lets them run
 // while the writer writes).
+//
+// Checkpoints (copying the WAL back into the database file) run on a thread of their own
+// with its own connection, so no commit waits for one; only a WAL that outgrows
+// kHardFrames, because the checkpointer cannot keep up, is checkpointed by the writer itself.
 #pragma once
 
 #include <condition_variable>
@@ -78,6 +82,8 @@ class GroupWriter {
         std::condition_variable done_cv;  // wakes this job's caller only
     };
     void run();
+    void checkpoints();
+    static int on_wal(void* self, sqlite3* db, const char* name, int frames);
     std::unique_ptr<Db> acquire_reader();
     void release_reader(std::unique_ptr<Db> db);
 
@@ -88,6 +94,13 @@ class GroupWriter {
     std::deque<std::shared_ptr<Job>> queue_;
     bool stopping_ = false;
     std::thread thread_;
+
+    std::mutex ckpt_mu_;
+    std::condition_variable ckpt_cv_;
+    bool ckpt_wanted_ = false;
+    bool ckpt_stopping_ = false;
+    bool hard_limit_ = false;  // set by on_wal on the writer thread, read by run()
+    std::thread ckpt_thread_;
 
     std::mutex readers_mu_;
     std::vector<std::unique_ptr<Db>> readers_;

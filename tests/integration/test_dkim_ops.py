@@ -91,6 +91,17 @@ class DkimRotationTest(unittest.TestCase):
         again = dkim_records(run([BIN, "init", "--data", self.data.path, "--domain", "agents.test"]))
         self.assertEqual(again, {**old, **new})
 
+    def test_rotations_in_one_second_get_distinct_pairs(self):
+        before = set(dkim_list(self.data))
+        first = dkim_records(run([BIN, "dkim", "rotate", "--data", self.data.path]))
+        second = dkim_records(run([BIN, "dkim", "rotate", "--data", self.data.path]))
+        third = dkim_records(run([BIN, "dkim", "rotate", "--data", self.data.path]))
+        self.assertEqual([len(first), len(second), len(third)], [2, 2, 2])
+        self.assertEqual(len(set(first) | set(second) | set(third)), 6)
+        states = dkim_list(self.data)
+        self.assertEqual(set(states), before | set(first) | set(second) | set(third))
+        self.assertEqual({states[s] for s in [*first, *second, *third]}, {"pending"})
+
     def test_activate_unknown_selector_fails(self):
         current = sorted(dkim_list(self.data))[0]
         # Neither an unknown name nor a near miss of a real one (its pair's prefix) is taken.

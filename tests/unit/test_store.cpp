@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -116,6 +118,30 @@ TEST_CASE("an asynchronous insert reports once it is committed, and reports refu
     AgentStore reopened(dir.path + "/a.db");
     CHECK(*reopened.count_by_status(kQueued) == 20);
     CHECK_FALSE(reopened.message("m_over"));
+}
+
+TEST_CASE("the WAL is copied into the database file in the background", "[store]") {
+    TempDir dir;
+    std::string path = dir.path + "/a.db";
+    AgentStore store(path);
+    auto file_size = [&] {
+        std::error_code ec;
+        auto n = std::filesystem::file_size(path, ec);
+        return ec ? 0 : n;
+    };
+    auto before = file_size();
+    // ~6 MB of messages: well over the 1000-frame threshold.
+    for (int i = 0; i < 1500; ++i) {
+        auto m = make_message("m_" + std::to_string(i), 1000);
+        m.raw = "Subject: s\r\n\r\n" + std::string(4000, 'x') + "\r\n";
+        REQUIRE(store.insert_message(m, {}, 1));
+    }
+    // Without a checkpoint the pages would all still be in a.db-wal.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (file_size() < before + 4'000'000 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(file_size() >= before + 4'000'000);
+    CHECK(*store.count_by_status(kQueued) == 1500);
 }
 
 TEST_CASE("an idempotency key returns the first message within the window", "[store]") {
