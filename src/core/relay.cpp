@@ -95,6 +95,17 @@ std::optional<std::string> Relay::local_agent_of(const std::string& address) con
     return ascii_lower(local);
 }
 
+std::optional<store::AgentRecord> Relay::mailbox_owner(const std::string& address) {
+    auto local = local_agent_of(address);
+    if (!local) return std::nullopt;
+    if (auto agent = find_agent(*local)) return agent;
+    if (*local != "postmaster") return std::nullopt;
+    std::optional<store::AgentRecord> oldest;
+    for (auto& a : data_.control().list_agents())
+        if (!oldest || a.created_at < oldest->created_at) oldest = a;
+    return oldest;
+}
+
 Result<SendResult> Relay::send(const store::AgentRecord& agent, const SendRequest& req) {
     std::vector<mime::Mailbox> to, cc, bcc;
     if (auto st = parse_list(req.to, "to", to); !st) return st.error();
@@ -211,14 +222,13 @@ void Relay::deliver_local(const std::string& sender, const std::string& message_
     std::vector<store::RecipientUpdate> updates;
     for (auto& r : recipients) {
         if (r.status != store::kQueued) continue;
-        auto local = local_agent_of(r.address);
-        if (!local) continue;
+        if (!local_agent_of(r.address)) continue;
         store::RecipientUpdate u;
         u.message_id = message_id;
         u.address = r.address;
         u.at = clock_.now_ms();
         u.mx_host = "local";
-        auto target = find_agent(*local);
+        auto target = mailbox_owner(r.address);
         if (!target) {
             u.status = store::kBounced;
             u.code = 550;

@@ -150,6 +150,10 @@ class Relay {
     // The agent `address` belongs to if it is on the hosted domain ("bob" for bob@ and for
     // bob+tag@, RFC 5233 subaddressing), else nullopt. The agent may not exist.
     std::optional<std::string> local_agent_of(const std::string& address) const;
+    // The agent whose inbox takes mail for `address` on the hosted domain: local_agent_of's,
+    // if it exists and is not revoked. postmaster@ (RFC 5321 4.5.1: every mail domain has one)
+    // without an agent of that name goes to the oldest active agent.
+    std::optional<store::AgentRecord> mailbox_owner(const std::string& address);
 
     // The local transport: delivers `sender`'s message to each queued recipient of the hosted
     // domain (into that agent's inbox; an unknown agent bounces 5.1.1) and records the outcome

@@ -164,8 +164,7 @@ class InboundHandler final : public smtp::Handler {
             return {554, "5.7.1",
                     "Relay access denied: this server accepts mail only for " + relay_.domain()};
         if (return_path_origin(to->local_part)) return {250, "2.1.5", "Recipient OK"};
-        auto agent = relay_.local_agent_of(to->address());
-        if (!agent || !relay_.find_agent(*agent))
+        if (!relay_.mailbox_owner(to->address()))
             return {550, "5.1.1", "<" + std::string(forward_path) + ">: no such mailbox here"};
         return {250, "2.1.5", "Recipient OK"};
     }
@@ -197,7 +196,8 @@ class InboundHandler final : public smtp::Handler {
                     return reply_for(st.error());
                 continue;
             }
-            std::string agent = relay_.local_agent_of(to->address()).value_or(ascii_lower(to->local_part));
+            auto owner = relay_.mailbox_owner(to->address());
+            std::string agent = owner ? owner->name : ascii_lower(to->local_part);
             auto stored =
                 relay_.deliver_to_inbox(agent, m.reverse_path, rcpt, raw, key_base + agent);
             if (!stored) return reply_for(stored.error());

@@ -270,6 +270,21 @@ class InboundTest(unittest.TestCase):
         self.assertEqual(data[0], 250, data)
         self.arrived(self.alice, subject)
 
+    def test_postmaster_reaches_the_oldest_agent(self):
+        # RFC 5321 4.5.1: postmaster@ must be accepted; without an agent of that name it goes
+        # to the first agent created (alice), over the MX and from another agent alike.
+        subject = "postmaster " + uuid.uuid4().hex[:8]
+        raw = f"From: carol@remote.test\r\nSubject: {subject}\r\n\r\nabuse report\r\n".encode()
+        rcpts, data = self.mx("carol@remote.test", [f"PostMaster@{DOMAIN}"], raw)
+        self.assertEqual(rcpts[0][0], 250, rcpts[0])
+        self.assertEqual(data[0], 250, data)
+        self.arrived(self.alice, subject)
+        self.assertEqual(self.inbox_with(self.bob, subject), [])
+        local = "local postmaster " + uuid.uuid4().hex[:8]
+        sent = self.send(self.bob, to=f"postmaster@{DOMAIN}", subject=local, text="hello")
+        self.assertEqual(sent["recipients"][0]["status"], "delivered", sent)
+        self.arrived(self.alice, local)
+
     def test_other_domains_are_refused(self):
         rcpts, data = self.mx("carol@remote.test", ["someone@remote.test", f"alice@sub.{DOMAIN}"], b"x\r\n")
         for code, reply in rcpts:
