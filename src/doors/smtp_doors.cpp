@@ -371,6 +371,7 @@ Result<std::unique_ptr<SmtpDoors>> start_smtp_doors(asio::io_context& io, Relay&
     doors->inbound_handler = std::make_unique<InboundHandler>(relay, doors->pool);
 
     smtp::ServerLimits limits;
+    limits.single_thread = true;  // App runs the doors' io_context on one thread
     limits.max_message_bytes = options.max_message_bytes;
     limits.max_recipients = options.max_recipients;
     struct Listener {

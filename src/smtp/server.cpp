@@ -98,7 +98,8 @@ class ServerSession;
 struct Server::Impl {
     Impl(asio::any_io_executor executor, tcp::endpoint endpoint, ListenerKind k, std::string host,
          std::shared_ptr<asio::ssl::context> ctx, Handler& h, ServerLimits l)
-        : ex(executor), strand(asio::make_strand(executor)), acceptor(strand), listen(endpoint),
+        : ex(executor), strand(l.single_thread ? executor : asio::make_strand(executor)), acceptor(strand),
+          listen(endpoint),
           kind(k), hostname(std::move(host)), tls(std::move(ctx)), handler(h), limits(l),
           throttle(l) {}
 
@@ -798,9 +799,10 @@ namespace {
 awaitable<void> accept_loop(std::shared_ptr<Server::Impl> impl) {
     while (!impl->stopped) {
         asio::error_code ec;
+        // A named local, not a temporary in the co_await expression (GCC 12 may destroy those twice).
+        asio::any_io_executor session_ex = impl->limits.single_thread ? impl->ex : asio::make_strand(impl->ex);
         tcp::socket socket =
-            co_await impl->acceptor.async_accept(asio::any_io_executor(asio::make_strand(impl->ex)),
-                                                 asio::redirect_error(use_awaitable, ec));
+            co_await impl->acceptor.async_accept(session_ex, asio::redirect_error(use_awaitable, ec));
         if (ec) {
             if (impl->stopped || !impl->acceptor.is_open()) co_return;
             // Out of descriptors or memory: back off instead of spinning on the error.

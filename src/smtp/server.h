@@ -73,6 +73,9 @@ struct ServerLimits {
     std::chrono::milliseconds auth_delay_step{1000};
     size_t max_auth_line = 12288;
     size_t max_sessions = 10000;
+    // The executor's io_context is run by one thread only: sessions then need no strand of
+    // their own (a strand costs a lock and a queue on every completion).
+    bool single_thread = false;
 };
 
 struct ClientContext { // what the handler knows about the connection
