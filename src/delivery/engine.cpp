@@ -81,12 +81,15 @@ void log_exception(std::exception_ptr e) {
 
 }  // namespace
 
-// One SMTP transaction to be made: one message to the recipients of one domain.
+// One SMTP transaction to be made: one message to the recipients of one domain. The message
+// is read and signed only when a connection is about to send it, and dropped once sent: a
+// backlog of thousands of claimed recipients holds no message bodies in memory.
 struct Job {
     std::string agent;
     std::string message_id;
     std::string domain;
     std::vector<store::DueRecipient> recipients;
+    bool loaded = false;
     store::StoredMessage message;
     std::string signed_message;
     std::string mail_from;
@@ -281,6 +284,10 @@ struct Engine::Impl {
     // ---------------------------------------------------------------- one job
 
     asio::awaitable<void> run_job(std::shared_ptr<Job> job) {
+        if (!relay.local_agent_of("x@" + job->domain)) {
+            co_await route(job);  // read and signed when a connection takes it (connection())
+            co_return;
+        }
         Job* j = job.get();
         auto load_job = [this, j] { return load(*j); };
         bool loaded = co_await offload(load_job);
@@ -288,12 +295,8 @@ struct Engine::Impl {
             finish_without_attempt(*job);
             co_return;
         }
-        if (relay.local_agent_of("x@" + job->domain)) {
-            auto deliver = [this, j] { return deliver_locally(*j); };
-            co_await offload(deliver);
-            co_return;
-        }
-        co_await route(job);
+        auto deliver = [this, j] { return deliver_locally(*j); };
+        co_await offload(deliver);
     }
 
     // On the pool: the message, DKIM-signed, and its return path.
@@ -307,6 +310,7 @@ struct Engine::Impl {
             return false;
         }
         job.message = std::move(*m);
+        job.loaded = true;
         if (relay.local_agent_of("x@" + job.domain)) return true;
         job.mail_from = job.message.mail_from.empty()
                             ? ""
@@ -469,6 +473,16 @@ struct Engine::Impl {
                 }
                 session = std::move(*opened);
             }
+            if (!job->loaded) {
+                Job* j = job.get();
+                auto load_job = [this, j] { return load(*j); };
+                bool loaded = co_await offload(load_job);
+                if (!loaded) {
+                    finish_without_attempt(*job);
+                    --dest->busy;
+                    continue;
+                }
+            }
             co_await take_token(*dest);
             co_await transact(*session, mx_name, job);
             --dest->busy;
@@ -557,6 +571,9 @@ struct Engine::Impl {
         env.smtputf8 = job->message.smtputf8;
         env.eight_bit = has_8bit(job->signed_message);
         auto result = co_await session.send(env, job->signed_message);
+        // Sent (or refused): the bodies are not needed any more.
+        job->signed_message = std::string();
+        job->message.raw = std::string();
         const auto& info = session.info();
         std::string where = mx_name + " " + info.peer + (info.tls_version.empty() ? "" : " " + info.tls_version);
         std::vector<store::RecipientUpdate> updates;
