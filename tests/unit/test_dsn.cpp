@@ -3,30 +3,15 @@
 #include "mime/dsn.h"
 #include "mime/parse.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "sample_data.h"
 
 using namespace ar::mime;
 
 namespace {
 
-std::string read_dsn_sample(const std::string& name) {
-    std::ifstream in(std::string(AR_TEST_DATA_DIR) + "/dsn/" + name, std::ios::binary);
-    REQUIRE(in.good());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::string to_crlf(const std::string& lf) {
-    std::string out;
-    for (char c : lf) {
-        if (c == '\n') out += '\r';
-        out += c;
-    }
-    return out;
-}
+std::string read_dsn_sample(const std::string& name) { return read_sample("dsn", name); }
 
 // Each sample parses alike with LF (as stored) and CRLF (as on the wire) line ends.
 Dsn parse_sample(const std::string& name, bool crlf) {
