@@ -3,7 +3,11 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -89,6 +93,7 @@ Result<std::unique_ptr<store::DataDir>> open_data(const Args& args, bool allow_d
 struct HttpListener {
     httplib::Server server;
     std::thread thread;
+    int fd = -1;  // the listening socket, handed over by the socket-options hook
     void stop() {
         server.stop();
         if (thread.joinable()) thread.join();
@@ -161,8 +166,6 @@ int cmd_serve(const std::vector<std::string>& argv) {
         std::cerr << "agentrelay: " << smtp.error().message << "\n";
         return 1;
     }
-    app.start();
-
     HttpListener http;
     if (http_addr) {
         http.server.new_task_queue = [] { return new httplib::ThreadPool(64); };
@@ -172,6 +175,17 @@ int cmd_serve(const std::vector<std::string>& argv) {
         // httplib writes a response's headers and body separately: with Nagle's algorithm the
         // body then waits for the client's delayed ACK (~40 ms on every request).
         http.server.set_tcp_nodelay(true);
+        // cpp-httplib (Debian's 0.11 build) listens with a backlog of 5: a burst of new
+        // connections overflows it, and clients meet SYN cookies, delays and resets. The
+        // socket-options hook hands over the listening socket, which is listened on again
+        // below with the system's maximum (Linux takes a second listen() as the new backlog).
+        // SO_REUSEADDR replaces httplib's SO_REUSEPORT, which would let a second relay start
+        // on the same port and take half the connections.
+        http.server.set_socket_options([&http](socket_t fd) {
+            int yes = 1;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+            http.fd = fd;
+        });
         mcp::mount_http(
             http.server, app.mcp(),
             [&app](const std::string& key) -> std::optional<std::string> {
@@ -186,9 +200,13 @@ int cmd_serve(const std::vector<std::string>& argv) {
                       << " for --http\n";
             return 1;
         }
+        if (http.fd >= 0 && ::listen(http.fd, SOMAXCONN) != 0)
+            spdlog::warn("cannot raise the HTTP listen backlog: {}", std::strerror(errno));
+        app.start();  // after the port is ours: a relay that cannot listen claims no mail
         http.thread = std::thread([&http] { http.server.listen_after_bind(); });
         spdlog::info("MCP at http://{}:{}/mcp, REST at /v1", http_addr->first, http_addr->second);
     }
+    if (!http_addr) app.start();
     spdlog::info("agentrelay serving {} from {}", app.relay().domain(), app.data().path());
 
     int sig = 0;

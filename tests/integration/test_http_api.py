@@ -1,7 +1,9 @@
 """`agentrelay serve --http`: the REST API and MCP over Streamable HTTP, with bearer keys."""
+import concurrent.futures
+import subprocess
 import unittest
 
-from harness import DataDir, Serve, http
+from harness import BIN, DataDir, Serve, http
 
 
 class HttpApiTest(unittest.TestCase):
@@ -19,6 +21,22 @@ class HttpApiTest(unittest.TestCase):
 
     def auth(self, who):
         return {"Authorization": "Bearer " + who["api_key"]}
+
+    def test_a_burst_of_new_connections_is_accepted(self):
+        # cpp-httplib listens with a backlog of 5; serve raises it, or a burst of clients meets
+        # SYN cookies and the odd reset.
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{self.serve.port}"], capture_output=True,
+                             text=True, check=True).stdout.split()
+        self.assertGreaterEqual(int(out[2]), 128, out)  # LISTEN Recv-Q Send-Q(=backlog) ...
+        with concurrent.futures.ThreadPoolExecutor(64) as pool:
+            statuses = list(pool.map(lambda _: http("GET", self.serve.url("/healthz"))[0], range(512)))
+        self.assertEqual(statuses, [200] * 512)
+
+    def test_a_second_relay_cannot_take_the_same_port(self):
+        p = subprocess.run([BIN, "serve", "--data", self.data.path, "--http", f"127.0.0.1:{self.serve.port}"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("cannot listen", p.stderr)
 
     def test_healthz_and_metrics_need_no_key(self):
         status, _, body = http("GET", self.serve.url("/healthz"))
