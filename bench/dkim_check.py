@@ -5,42 +5,21 @@ implementation. Public keys come from `agentrelay init`'s zone-file lines; no DN
 
     dkim_check.py INIT_OUTPUT_FILE MESSAGE_FILE
 
-Prints one line "dkim check: ..." and exits 0 only if both algorithms verify.
+Prints one line "dkim check: ..." and exits 0 only if both algorithms verify. The record
+parsing and the verification are the integration tests' own (tests/integration/harness.py).
 """
-import re
+import os
 import sys
 
-import dkim
-
-
-def records(init_output):
-    out = {}
-    for line in init_output.splitlines():
-        m = re.match(r"^(\S+)\._domainkey\.\S+\s+IN\s+TXT\s+\((.*)\)", line)
-        if m:
-            out[m.group(1)] = "".join(re.findall(r'"([^"]*)"', m.group(2)))
-    return out
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from harness import dkim_records, dkim_verify_all  # noqa: E402
 
 
 def main():
-    keys = records(open(sys.argv[1]).read())
-    msg = open(sys.argv[2], "rb").read()
-
-    def dnsfunc(name, timeout=5):
-        name = name.decode() if isinstance(name, bytes) else name
-        return keys.get(name.split("._domainkey.")[0], "").encode()
-
-    d = dkim.DKIM(msg)
-    verified = set()
-    parts = []
-    for i in range(len(re.findall(rb"(?mi)^DKIM-Signature:", msg))):
-        ok = d.verify(idx=i, dnsfunc=dnsfunc)
-        fields = dict(d.signature_fields)
-        alg = fields.get(b"a", b"?").decode()
-        parts.append(f"{alg} s={fields.get(b's', b'?').decode()} {'verifies' if ok else 'FAILS'}")
-        if ok:
-            verified.add(alg)
-    good = {"ed25519-sha256", "rsa-sha256"} <= verified
+    keys = dkim_records(open(sys.argv[1]).read())
+    results = dkim_verify_all(open(sys.argv[2], "rb").read(), keys)
+    parts = [f"{alg or '?'} s={sel or '?'} {'verifies' if ok else 'FAILS'}" for sel, alg, ok in results]
+    good = {"ed25519-sha256", "rsa-sha256"} <= {alg for _, alg, ok in results if ok}
     print("dkim check: " + ("; ".join(parts) if parts else "no DKIM-Signature") +
           (" -> both signatures good" if good else " -> NOT both signatures good"))
     sys.exit(0 if good else 1)

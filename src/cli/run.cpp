@@ -202,11 +202,12 @@ int cmd_serve(const std::vector<std::string>& argv) {
         }
         if (http.fd >= 0 && ::listen(http.fd, SOMAXCONN) != 0)
             spdlog::warn("cannot raise the HTTP listen backlog: {}", std::strerror(errno));
-        app.start();  // after the port is ours: a relay that cannot listen claims no mail
+    }
+    app.start();  // only once every port is ours: a relay that cannot listen claims no mail
+    if (http_addr) {
         http.thread = std::thread([&http] { http.server.listen_after_bind(); });
         spdlog::info("MCP at http://{}:{}/mcp, REST at /v1", http_addr->first, http_addr->second);
     }
-    if (!http_addr) app.start();
     spdlog::info("agentrelay serving {} from {}", app.relay().domain(), app.data().path());
 
     int sig = 0;

@@ -210,10 +210,14 @@ Result<SendResult> Relay::enqueue(const store::AgentRecord& agent, store::NewMes
     if (result.duplicate) return result;
 
     deliver_local(agent.name, m.id, m.mail_from, m.raw, result.recipients);
-    bool remote = std::any_of(result.recipients.begin(), result.recipients.end(),
-                              [](const RecipientStatus& r) { return r.status == store::kQueued; });
-    if (remote && queued_listener_) queued_listener_(agent.name);
+    notify_queued(agent.name, result);
     return result;
+}
+
+void Relay::notify_queued(const std::string& agent, const SendResult& result) {
+    bool queued = std::any_of(result.recipients.begin(), result.recipients.end(),
+                              [](const RecipientStatus& r) { return r.status == store::kQueued; });
+    if (queued && queued_listener_) queued_listener_(agent);
 }
 
 void Relay::deliver_local(const std::string& sender, const std::string& message_id,
@@ -326,9 +330,7 @@ void Relay::submit_async(const store::AgentRecord& agent, const std::string& rev
         [this, agent_name, done = std::move(done)](Result<store::InsertOutcome> inserted) {
             if (!inserted) return done(inserted.error());
             SendResult result = result_of(*inserted);
-            bool queued = std::any_of(result.recipients.begin(), result.recipients.end(),
-                                      [](const RecipientStatus& r) { return r.status == store::kQueued; });
-            if (!result.duplicate && queued && queued_listener_) queued_listener_(agent_name);
+            if (!result.duplicate) notify_queued(agent_name, result);
             done(std::move(result));
         });
 }

@@ -187,6 +187,8 @@ class Relay {
                                                  const std::string& client, const std::string& protocol);
     store::RateLimit rate_limit_of(const store::AgentRecord& agent) const;
     static SendResult result_of(const store::InsertOutcome& inserted);
+    // Tells the delivery engine (on_queued) if any recipient of `result` is left to deliver.
+    void notify_queued(const std::string& agent, const SendResult& result);
 
     store::DataDir& data_;
     const Clock& clock_;

@@ -288,15 +288,19 @@ struct Engine::Impl {
             co_await route(job);  // read and signed when a connection takes it (connection())
             co_return;
         }
-        Job* j = job.get();
-        auto load_job = [this, j] { return load(*j); };
-        bool loaded = co_await offload(load_job);
+        bool loaded = co_await load_on_pool(job.get());
         if (!loaded) {
             finish_without_attempt(*job);
             co_return;
         }
+        Job* j = job.get();
         auto deliver = [this, j] { return deliver_locally(*j); };
         co_await offload(deliver);
+    }
+
+    asio::awaitable<bool> load_on_pool(Job* j) {
+        auto load_job = [this, j] { return load(*j); };
+        co_return co_await offload(load_job);
     }
 
     // On the pool: the message, DKIM-signed, and its return path.
@@ -474,9 +478,7 @@ struct Engine::Impl {
                 session = std::move(*opened);
             }
             if (!job->loaded) {
-                Job* j = job.get();
-                auto load_job = [this, j] { return load(*j); };
-                bool loaded = co_await offload(load_job);
+                bool loaded = co_await load_on_pool(job.get());
                 if (!loaded) {
                     finish_without_attempt(*job);
                     --dest->busy;

@@ -73,14 +73,23 @@ void GroupWriter::checkpoints() {
     }
 }
 
+namespace {
+Error shutting_down() { return Error{kErrUnavailable, "the store is shutting down", ""}; }
+}  // namespace
+
+bool GroupWriter::enqueue(std::shared_ptr<Job> job, std::unique_lock<std::mutex>& /* held */) {
+    if (stopping_) return false;
+    queue_.push_back(std::move(job));
+    work_cv_.notify_one();
+    return true;
+}
+
 Status GroupWriter::write(std::function<void(Db&)> fn) {
     auto job = std::make_shared<Job>();
     job->fn = std::move(fn);
     {
         std::unique_lock lk(mu_);
-        if (stopping_) return Error{kErrUnavailable, "the store is shutting down", ""};
-        queue_.push_back(job);
-        work_cv_.notify_one();
+        if (!enqueue(job, lk)) return shutting_down();
         job->done_cv.wait(lk, [&] { return job->done; });
     }
     if (job->error) return *job->error;
@@ -92,14 +101,10 @@ void GroupWriter::write_async(std::function<void(Db&)> fn, std::function<void(St
     job->fn = std::move(fn);
     job->on_done = std::move(done);
     {
-        std::lock_guard lk(mu_);
-        if (!stopping_) {
-            queue_.push_back(std::move(job));
-            work_cv_.notify_one();
-            return;
-        }
+        std::unique_lock lk(mu_);
+        if (enqueue(job, lk)) return;
     }
-    job->on_done(Error{kErrUnavailable, "the store is shutting down", ""});
+    job->on_done(shutting_down());
 }
 
 void GroupWriter::run() {

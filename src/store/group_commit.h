@@ -81,6 +81,8 @@ class GroupWriter {
         bool done = false;
         std::condition_variable done_cv;  // wakes this job's caller only
     };
+    // Queues job for the writer unless it is stopping; the caller holds mu_ (lk).
+    bool enqueue(std::shared_ptr<Job> job, std::unique_lock<std::mutex>& lk);
     void run();
     void checkpoints();
     static int on_wal(void* self, sqlite3* db, const char* name, int frames);
