@@ -10,17 +10,26 @@
 
 namespace ar {
 
+namespace {
+thread_local bool lowered = false;
+}  // namespace
+
+bool this_thread_is_background() { return lowered; }
+
 void lower_this_thread_priority() {
-    thread_local bool lowered = false;
     if (lowered) return;
     lowered = true;
     sched_param p{};
     if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &p) == 0) return;
+    nice_this_thread(kBackgroundNice);
+}
+
+void nice_this_thread(int steps) {
     auto tid = static_cast<id_t>(syscall(SYS_gettid));
     errno = 0;
     int current = getpriority(PRIO_PROCESS, tid);
     if (errno != 0) return;
-    (void)setpriority(PRIO_PROCESS, tid, current + kBackgroundNice);
+    (void)setpriority(PRIO_PROCESS, tid, current + steps);
 }
 
 void name_this_thread(const char* name) {

@@ -18,6 +18,14 @@ inline constexpr int kBackgroundNice = 10;
 // preference, so it is ignored.
 void lower_this_thread_priority();
 
+// Whether lower_this_thread_priority() ran on this thread: its store writes are background work
+// (GroupWriter lets them wait behind the requests' writes).
+bool this_thread_is_background();
+
+// Lowers the calling thread by `steps` nice levels (Linux: per thread), for work that must keep
+// going under load but can wait behind requests, such as WAL checkpoints. Failure is ignored.
+void nice_this_thread(int steps);
+
 // Names the calling thread (at most 15 characters: "ar-sign", "ar-store"...) for top -H,
 // perf and gdb. Runs once per thread.
 void name_this_thread(const char* name);

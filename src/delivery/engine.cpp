@@ -34,8 +34,8 @@ using smtp::make_reply;
 namespace {
 
 constexpr int64_t kLeaseMs = 30 * 60 * 1000;         // longer than the longest conversation
-constexpr int kClaimBatch = 500;                     // recipients claimed per store per scan
-constexpr size_t kMaxInFlight = 20000;               // recipients claimed and not yet finished
+constexpr int kClaimBatch = 128;  // recipients claimed per store per scan (one store job: keep it short)
+constexpr size_t kMaxInFlight = 5000;  // recipients claimed and not yet finished
 constexpr auto kPollInterval = std::chrono::seconds(1);  // finds work other processes queued
 constexpr auto kGatherDelay = std::chrono::milliseconds(5);  // after a notify, before claiming
 constexpr auto kIdleConnection = std::chrono::seconds(2);  // an idle connection waits this long

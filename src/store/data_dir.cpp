@@ -1,5 +1,7 @@
 #include "store/data_dir.h"
 
+#include <set>
+
 #include <filesystem>
 #include <system_error>
 
@@ -75,15 +77,22 @@ Result<AgentStore*> DataDir::agent_store(const std::string& agent_name) {
 }
 
 std::vector<std::string> DataDir::agent_names() {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(path_ + "/agents", ec)) {
-        auto p = entry.path();
-        if (p.extension() != ".db") continue;
-        auto name = p.stem().string();
-        if (valid_agent_name(name)) out.push_back(name);
+    std::lock_guard lk(mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (listed_at_ == std::chrono::steady_clock::time_point{} || now - listed_at_ >= kAgentListInterval) {
+        listed_.clear();
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(path_ + "/agents", ec)) {
+            auto p = entry.path();
+            if (p.extension() != ".db") continue;
+            auto name = p.stem().string();
+            if (valid_agent_name(name)) listed_.push_back(name);
+        }
+        listed_at_ = now;
     }
-    return out;
+    std::set<std::string> names(listed_.begin(), listed_.end());
+    for (const auto& [name, store] : agents_) names.insert(name);
+    return {names.begin(), names.end()};
 }
 
 }  // namespace ar::store

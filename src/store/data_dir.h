@@ -8,6 +8,7 @@
 // delivery leases keep them from stepping on each other.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,8 +37,11 @@ class DataDir {
     // The agent's store, opened on first use and kept open.
     Result<AgentStore*> agent_store(const std::string& agent_name);
 
-    // Names of the agent databases present (for the delivery engine's scan).
+    // Names of the agent databases present (for the delivery engine's scan): the stores this
+    // process opened, and those on disk as last listed (the directory is read at most once
+    // every kAgentListInterval, so a scan after every send costs no directory listing).
     std::vector<std::string> agent_names();
+    static constexpr std::chrono::milliseconds kAgentListInterval{1000};
 
   private:
     DataDir(std::string path, std::unique_ptr<ControlStore> control, std::string domain);
@@ -46,6 +50,8 @@ class DataDir {
     std::string domain_;
     std::mutex mu_;
     std::map<std::string, std::unique_ptr<AgentStore>> agents_;
+    std::vector<std::string> listed_;  // the agents directory's databases, as last read
+    std::chrono::steady_clock::time_point listed_at_{};
 };
 
 // Agent names: 1-64 of a-z 0-9 . _ - starting with a letter or digit (they are local parts).

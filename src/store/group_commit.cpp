@@ -8,9 +8,13 @@ namespace ar::store {
 
 namespace {
 constexpr size_t kMaxBatch = 512;
+// How long background jobs may add to a group that also carries foreground ones.
+constexpr auto kBackgroundBudget = std::chrono::microseconds(1000);
 constexpr size_t kMaxIdleReaders = 8;
 constexpr int kCheckpointFrames = 1000;  // SQLite's own default for automatic checkpoints
 constexpr int kHardFrames = 50000;       // ~200 MB of WAL: the writer checkpoints itself
+// Left for the writer to copy after a background pass (see run()); a few milliseconds' work.
+constexpr int kCatchUpFrames = 500;
 }  // namespace
 
 GroupWriter::GroupWriter(std::string path, const std::function<void(Db&)>& prepare)
@@ -40,6 +44,7 @@ GroupWriter::~GroupWriter() {
 // After each commit, on the writer thread: how many frames the WAL holds.
 int GroupWriter::on_wal(void* self, sqlite3*, const char*, int frames) {
     auto* w = static_cast<GroupWriter*>(self);
+    w->wal_frames_ = frames;
     if (frames >= kHardFrames) w->hard_limit_ = true;
     if (frames >= kCheckpointFrames) {
         {
@@ -53,6 +58,7 @@ int GroupWriter::on_wal(void* self, sqlite3*, const char*, int frames) {
 
 void GroupWriter::checkpoints() {
     name_this_thread("ar-checkpoint");
+    nice_this_thread(kBackgroundNice);  // behind the writer and the requests, ahead of delivery
     std::unique_ptr<Db> db;
     for (;;) {
         {
@@ -64,7 +70,9 @@ void GroupWriter::checkpoints() {
         try {
             if (!db) db = std::make_unique<Db>(path_);
             // PASSIVE: copies what no reader still needs, never waits for the writer or readers.
-            int rc = sqlite3_wal_checkpoint_v2(db->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            int log = 0, copied = 0;
+            int rc = sqlite3_wal_checkpoint_v2(db->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+            if (rc == SQLITE_OK && copied > 0) backfilled_.store(copied);
             if (rc != SQLITE_OK && rc != SQLITE_BUSY)
                 spdlog::warn("store {}: checkpoint failed: {}", path_, sqlite3_errmsg(db->handle()));
         } catch (const StoreError& e) {
@@ -79,7 +87,12 @@ Error shutting_down() { return Error{kErrUnavailable, "the store is shutting dow
 
 bool GroupWriter::enqueue(std::shared_ptr<Job> job, std::unique_lock<std::mutex>& /* held */) {
     if (stopping_) return false;
-    queue_.push_back(std::move(job));
+    if (this_thread_is_background()) {
+        background_.push_back(std::move(job));
+    } else {
+        queue_.push_back(std::move(job));
+        foreground_waiting_.fetch_add(1, std::memory_order_relaxed);
+    }
     work_cv_.notify_one();
     return true;
 }
@@ -90,8 +103,9 @@ Status GroupWriter::write(std::function<void(Db&)> fn) {
     {
         std::unique_lock lk(mu_);
         if (!enqueue(job, lk)) return shutting_down();
-        job->done_cv.wait(lk, [&] { return job->done; });
     }
+    std::unique_lock lk(job->done_mu);
+    job->done_cv.wait(lk, [&] { return job->done; });
     if (job->error) return *job->error;
     return Ok{};
 }
@@ -107,38 +121,62 @@ void GroupWriter::write_async(std::function<void(Db&)> fn, std::function<void(St
     job->on_done(shutting_down());
 }
 
+// One job in its own savepoint: a failure undoes only its own writes.
+void GroupWriter::run_job(Job& job) {
+    db_.prepare("SAVEPOINT job").run();
+    try {
+        job.fn(db_);
+        db_.prepare("RELEASE job").run();
+        return;
+    } catch (const Error& e) {
+        job.error = e;
+    } catch (const StoreError& e) {
+        job.error = Error{kErrInternal, e.what(), ""};
+    } catch (const std::exception& e) {
+        job.error = Error{kErrInternal, e.what(), ""};
+    }
+    db_.prepare("ROLLBACK TO job").run();
+    db_.prepare("RELEASE job").run();
+}
+
 void GroupWriter::run() {
     name_this_thread("ar-store");
-    std::vector<std::shared_ptr<Job>> batch;
+    std::vector<std::shared_ptr<Job>> batch;       // what this group committed (or failed)
+    std::vector<std::shared_ptr<Job>> foreground, background;
     for (;;) {
         {
             std::unique_lock lk(mu_);
-            work_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty() && stopping_) return;
-            while (!queue_.empty() && batch.size() < kMaxBatch) {
-                batch.push_back(std::move(queue_.front()));
+            work_cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !background_.empty(); });
+            if (queue_.empty() && background_.empty() && stopping_) return;
+            while (!queue_.empty() && foreground.size() < kMaxBatch) {
+                foreground.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
+            foreground_waiting_.fetch_sub(foreground.size(), std::memory_order_relaxed);
+            while (!background_.empty() && background.size() < kMaxBatch) {
+                background.push_back(std::move(background_.front()));
+                background_.pop_front();
+            }
         }
+        batch = std::move(foreground);
+        foreground.clear();
+        size_t ran = 0;  // background jobs that are part of this group
         std::optional<Error> batch_error;
         try {
             db_.prepare("BEGIN IMMEDIATE").run();
-            for (auto& job : batch) {
-                db_.prepare("SAVEPOINT job").run();
-                try {
-                    job->fn(db_);
-                    db_.prepare("RELEASE job").run();
-                } catch (const Error& e) {
-                    job->error = e;
-                } catch (const StoreError& e) {
-                    job->error = Error{kErrInternal, e.what(), ""};
-                } catch (const std::exception& e) {
-                    job->error = Error{kErrInternal, e.what(), ""};
-                }
-                if (job->error) {
-                    db_.prepare("ROLLBACK TO job").run();
-                    db_.prepare("RELEASE job").run();
-                }
+            for (auto& job : batch) run_job(*job);
+            // Background jobs fill the group, but while foreground jobs are in it or waiting for
+            // the next one, only within the budget (at least one, so they always progress).
+            // The rest wait for the next group.
+            auto started = std::chrono::steady_clock::now();
+            auto may_run_more = [&] {
+                if (ran == 0) return true;
+                if (batch.empty() && foreground_waiting_.load(std::memory_order_relaxed) == 0) return true;
+                return std::chrono::steady_clock::now() - started < kBackgroundBudget;
+            };
+            while (ran < background.size() && may_run_more()) {
+                run_job(*background[ran]);
+                ++ran;
             }
             db_.prepare("COMMIT").run();
         } catch (const StoreError& e) {
@@ -149,13 +187,23 @@ void GroupWriter::run() {
             } catch (...) {
             }
         }
-        {
+        batch.insert(batch.end(), std::make_move_iterator(background.begin()),
+                     std::make_move_iterator(background.begin() + static_cast<std::ptrdiff_t>(ran)));
+        if (ran < background.size()) {
             std::lock_guard lk(mu_);
-            for (auto& job : batch) {
-                if (batch_error && !job->error) job->error = batch_error;
+            for (size_t k = background.size(); k > ran; --k) background_.push_front(std::move(background[k - 1]));
+        }
+        background.clear();
+        // Blocked callers first, each woken on its own (no lock for them to fight over), then
+        // the asynchronous completions.
+        for (auto& job : batch) {
+            if (batch_error && !job->error) job->error = batch_error;
+            if (job->on_done) continue;
+            {
+                std::lock_guard lk(job->done_mu);
                 job->done = true;
-                if (!job->on_done) job->done_cv.notify_one();
             }
+            job->done_cv.notify_one();
         }
         for (auto& job : batch) {
             if (!job->on_done) continue;
@@ -165,6 +213,17 @@ void GroupWriter::run() {
             } catch (const std::exception& e) {
                 spdlog::error("store {}: a completion failed: {}", path_, e.what());
             }
+        }
+        // A background pass never quite finishes under steady writes (the writer appends while
+        // it copies), and SQLite starts the WAL over from its beginning only once every frame
+        // is copied. Without that the WAL grows through the whole burst, and every commit's
+        // fsync must also commit the file's growth to the filesystem journal: slow and uneven.
+        // So when a pass has left little, the writer copies the rest itself, between groups
+        // (its callers are already answered); the next group then rewrites the WAL in place.
+        if (int done = backfilled_.load(); done > 0 && wal_frames_ >= kCheckpointFrames &&
+                                           wal_frames_ - done <= kCatchUpFrames) {
+            backfilled_.store(0);
+            sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         }
         if (hard_limit_) {
             // The checkpointer has fallen far behind: catch up here, between two commits.

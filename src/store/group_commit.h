@@ -15,6 +15,7 @@
 // kHardFrames, because the checkpointer cannot keep up, is checkpointed by the writer itself.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -78,12 +79,16 @@ class GroupWriter {
         std::function<void(Db&)> fn;
         std::function<void(Status)> on_done;  // write_async's callback; empty for write()
         std::optional<Error> error;
+        // Completion of a blocking write(): its own lock, so waking callers never fight over
+        // mu_ (or each other) when a group commits.
+        std::mutex done_mu;
+        std::condition_variable done_cv;
         bool done = false;
-        std::condition_variable done_cv;  // wakes this job's caller only
     };
     // Queues job for the writer unless it is stopping; the caller holds mu_ (lk).
     bool enqueue(std::shared_ptr<Job> job, std::unique_lock<std::mutex>& lk);
     void run();
+    void run_job(Job& job);
     void checkpoints();
     static int on_wal(void* self, sqlite3* db, const char* name, int frames);
     std::unique_ptr<Db> acquire_reader();
@@ -93,7 +98,9 @@ class GroupWriter {
     Db db_;
     std::mutex mu_;
     std::condition_variable work_cv_;
-    std::deque<std::shared_ptr<Job>> queue_;
+    std::deque<std::shared_ptr<Job>> queue_;       // foreground: requests wait on these
+    std::deque<std::shared_ptr<Job>> background_;  // from background threads (the delivery engine)
+    std::atomic<size_t> foreground_waiting_{0};    // queue_.size(), readable without mu_
     bool stopping_ = false;
     std::thread thread_;
 
@@ -102,6 +109,8 @@ class GroupWriter {
     bool ckpt_wanted_ = false;
     bool ckpt_stopping_ = false;
     bool hard_limit_ = false;  // set by on_wal on the writer thread, read by run()
+    int wal_frames_ = 0;       // frames in the WAL after the last commit (writer thread only)
+    std::atomic<int> backfilled_{0};  // frames the last background pass had copied
     std::thread ckpt_thread_;
 
     std::mutex readers_mu_;
