@@ -87,9 +87,10 @@ void mount_rest(httplib::Server& server, Relay& relay, tools::ToolApi& api,
     // tool's arguments, call it, answer.
     auto route = [&relay, &api, &registry](std::string tool, Call call, int ok_status,
                                            std::function<Result<json>(const httplib::Request&, const json&)> args_of) {
-        return [&relay, &api, &registry, tool, call, ok_status, args_of](const httplib::Request& req,
-                                                                        httplib::Response& res) {
-            Metrics::instance().add("agentrelay_http_requests_total", "{api=\"rest\",tool=\"" + tool + "\"}");
+        std::string labels = "{api=\"rest\",tool=\"" + tool + "\"}";
+        return [&relay, &api, &registry, tool, labels, call, ok_status, args_of](const httplib::Request& req,
+                                                                                httplib::Response& res) {
+            Metrics::instance().add("agentrelay_http_requests_total", labels);
             auto agent = relay.authenticate(bearer(req));
             if (!agent) return send_error(res, Error{kErrUnauthorized, "missing or invalid API key: send "
                                                                        "Authorization: Bearer <api key>", ""});

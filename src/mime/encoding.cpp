@@ -247,39 +247,62 @@ std::string base64_lines(std::string_view data) {
 }
 
 std::string quoted_printable(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() + text.size() / 8);
-    std::size_t line_len = 0; // characters on the current encoded line
-    auto put = [&](std::string_view piece, bool last_on_line) {
-        // Keep room for the soft break "=" unless this piece ends the line.
-        std::size_t limit = last_on_line ? 76 : 75;
-        if (line_len + piece.size() > limit) {
-            out += "=\r\n";
-            line_len = 0;
-        }
-        out += piece;
-        line_len += piece.size();
+    // Lines of at most 76 characters; a soft break "=" needs one of them unless the line ends
+    // there. Runs of characters that stand for themselves are copied whole.
+    constexpr std::size_t kLine = 76;
+    const std::size_t n = text.size();
+    auto line_break_at = [&](std::size_t i) {
+        return i == n || text[i] == '\n' || (text[i] == '\r' && i + 1 < n && text[i + 1] == '\n');
     };
-    for (std::size_t i = 0; i < text.size(); ++i) {
+    auto safe = [](unsigned char c) { return c >= 33 && c <= 126 && c != '='; };
+    std::string out;
+    out.reserve(n + n / 16 + 16);
+    std::size_t line_len = 0;  // characters on the current encoded line
+    auto soft_break = [&] {
+        out.append("=\r\n", 3);
+        line_len = 0;
+    };
+    std::size_t i = 0;
+    while (i < n) {
         unsigned char c = static_cast<unsigned char>(text[i]);
-        bool crlf = c == '\r' && i + 1 < text.size() && text[i + 1] == '\n';
-        if (c == '\n' || crlf) {
-            if (crlf) ++i;
-            out += "\r\n";
+        if (c == '\n' || (c == '\r' && i + 1 < n && text[i + 1] == '\n')) {
+            i += c == '\r' ? 2 : 1;
+            out.append("\r\n", 2);
             line_len = 0;
             continue;
         }
-        bool at_line_end = i + 1 == text.size() || text[i + 1] == '\n' ||
-                           (text[i + 1] == '\r' && i + 2 < text.size() && text[i + 2] == '\n');
-        bool literal =
-            (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !at_line_end);
+        if (safe(c)) {
+            std::size_t j = i;
+            while (j < n && safe(static_cast<unsigned char>(text[j]))) ++j;
+            bool ends_line = line_break_at(j);
+            while (i < j) {
+                std::size_t left = j - i;
+                if (ends_line && line_len + left <= kLine) {  // the rest fits, no "=" needed
+                    out.append(text.data() + i, left);
+                    line_len += left;
+                    i = j;
+                    break;
+                }
+                std::size_t take = std::min(left, kLine - 1 - line_len);
+                out.append(text.data() + i, take);
+                line_len += take;
+                i += take;
+                if (i < j) soft_break();
+            }
+            continue;
+        }
+        bool at_line_end = line_break_at(i + 1);
+        bool literal = (c == ' ' || c == '\t') && !at_line_end;
+        std::size_t width = literal ? 1 : 3;
+        if (line_len + width > (at_line_end ? kLine : kLine - 1)) soft_break();
         if (literal) {
-            char ch = static_cast<char>(c);
-            put(std::string_view(&ch, 1), at_line_end);
+            out.push_back(static_cast<char>(c));
         } else {
             char esc[3] = {'=', kHex[c >> 4], kHex[c & 15]};
-            put(std::string_view(esc, 3), at_line_end);
+            out.append(esc, 3);
         }
+        line_len += width;
+        ++i;
     }
     return out;
 }
