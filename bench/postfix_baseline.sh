@@ -6,7 +6,9 @@
 #        Postfix smtp client ──▶ smtp-sink 127.0.0.1:$SINK_PORT     [optionally OpenDKIM as a milter]
 #
 # Usage: postfix_baseline.sh N DKIM(on|off)     env: SESS=20 LEN=2048 WARMUP=200 (untimed first)
-# Prints one line:  postfix: accepted N in A s (X msg/s); delivered in D s (Y msg/s); dkim=on|off
+#        RUNS=3 (timed runs of N each, on the same instance, as the shared anchor does)
+# Prints a line per run, then the medians (the figure bench/run.sh uses):
+#   postfix: accepted N in A s (X msg/s); delivered in D s (Y msg/s); dkim=on|off (median of R runs)
 #
 # A private instance in $PF_DIR (never /etc/postfix): its own main.cf/master.cf, queue and data
 # directories. Things that bite a private Postfix, handled here: master.cf services must not be
@@ -21,6 +23,7 @@ DKIM=${2:-off}
 SESS=${SESS:-20}
 LEN=${LEN:-2048}
 WARMUP=${WARMUP:-200}
+RUNS=${RUNS:-3}
 PF_DIR=${PF_DIR:-/var/tmp/agentrelay-bench-postfix}
 PF_PORT=${PF_PORT:-10025}
 SINK_PORT=${SINK_PORT:-10026}
@@ -159,13 +162,24 @@ if (( WARMUP > 0 )); then
   base=$(sink_count)
 fi
 
-t0=$EPOCHREALTIME
-/usr/sbin/smtp-source -s "$SESS" -m "$N" -l "$LEN" -f bench@bench.test -t sink@sink.test 127.0.0.1:$PF_PORT \
-  || die "smtp-source failed"
-t_acc=$EPOCHREALTIME
-# The same waiter as bench/run.sh uses for agentrelay (one process polling, no forks).
-t_del=$(/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/wait_sink.py" "$PF_DIR/sink.out" $((base + N)) 600) ||
-  die "only $(( $(sink_count) - base ))/$N delivered in 600 s"
-awk -v n="$N" -v a="$t0" -v b="$t_acc" -v c="$t_del" -v dk="$DKIM" 'BEGIN {
-  printf "postfix: accepted %d in %.3f s (%.1f msg/s); delivered in %.3f s (%.1f msg/s); dkim=%s\n",
-         n, b-a, n/(b-a), c-a, n/(c-a), dk }'
+# RUNS timed runs on the same instance; each line, then the median (what bench/run.sh uses).
+accs=() dels=()
+for run in $(seq "$RUNS"); do
+  base=$(sink_count)
+  t0=$EPOCHREALTIME
+  /usr/sbin/smtp-source -s "$SESS" -m "$N" -l "$LEN" -f bench@bench.test -t sink@sink.test 127.0.0.1:$PF_PORT \
+    || die "smtp-source failed"
+  t_acc=$EPOCHREALTIME
+  # The same waiter as bench/run.sh uses for agentrelay (one process polling, no forks).
+  t_del=$(/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/wait_sink.py" "$PF_DIR/sink.out" $((base + N)) 600) ||
+    die "only $(( $(sink_count) - base ))/$N delivered in 600 s"
+  accs+=("$(awk -v a="$t0" -v b="$t_acc" 'BEGIN { printf "%.3f", b-a }')")
+  dels+=("$(awk -v a="$t0" -v c="$t_del" 'BEGIN { printf "%.3f", c-a }')")
+  awk -v n="$N" -v a="${accs[-1]}" -v c="${dels[-1]}" -v dk="$DKIM" -v r="$run" 'BEGIN {
+    printf "postfix run %d: accepted %d in %.3f s (%.1f msg/s); delivered in %.3f s (%.1f msg/s); dkim=%s\n",
+           r, n, a, n/a, c, n/c, dk }'
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END { print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2) }'; }
+awk -v n="$N" -v a="$(median "${accs[@]}")" -v c="$(median "${dels[@]}")" -v dk="$DKIM" -v r="$RUNS" 'BEGIN {
+  printf "postfix: accepted %d in %.3f s (%.1f msg/s); delivered in %.3f s (%.1f msg/s); dkim=%s (median of %d runs)\n",
+         n, a, n/a, c, n/c, dk, r }'

@@ -2,27 +2,31 @@
 # bench/run.sh: agentrelay's figures next to Postfix's, measured in one run on this machine.
 #
 #   Issue 2  send_email over HTTP (POST /v1/messages), durable (group commit, fsync): sends/s,
-#            p50/p99 at 1, 16 and 64 clients, while the delivery engine relays every message to
-#            Postfix's smtp-sink (bench.test is routed there: --route bench.test=127.0.0.1:PORT).
-#            Yardstick: Postfix smtpd acceptance (smtp-source, 20 sessions, into a private Postfix).
+#            p50/p99 at 1, 16 and 64 clients (wrk, keep-alive connections; 16 clients: the
+#            median of RUNS runs), while the delivery engine relays every message to Postfix's
+#            smtp-sink (bench.test is routed there: --route bench.test=127.0.0.1:PORT).
+#            Yardstick: Postfix smtpd acceptance (smtp-source, 20 sessions, into a private
+#            Postfix; the median of RUNS runs of ACCEPT_N, as ../shared's anchor measures it).
 #   Issue 3  DKIM-signed delivery (ed25519-sha256 + rsa-sha256): N messages queued first, then
 #            the rate at which the engine gets them accepted by smtp-sink; Postfix + OpenDKIM
 #            relaying N to smtp-sink; the machine's dual-signing limit from `openssl speed`.
 #            Then 1000 conversations at once with a sink answering each command after ~1 s
 #            (bench/slow_sink.py): peak sessions the sink saw, peak RSS (VmHWM) of agentrelay.
 #   Issue 4  SMTP submission from a trusted loopback address (no TLS, no AUTH) with smtp-source,
-#            20 sessions, versus Postfix smtpd acceptance.
+#            20 sessions (the median of RUNS runs), versus Postfix smtpd acceptance.
 #
 # Usage (as root: apt-get, a private Postfix):  bench/run.sh
-# Env: N=5000 (issue 3 queue and Postfix DKIM run)  ACCEPT_N=5000 (Postfix acceptance, issue 4)
-#      SECS=10 (per HTTP concurrency level)  SLOW_N=1000  SLOW_DELAY=1.0  JOBS=1 (build)
+# Env: N=10000 (issue 3 queue and Postfix DKIM runs)  ACCEPT_N=10000 (Postfix acceptance, issue 4)
+#      RUNS=3 (timed runs whose median is taken)  SECS=10 (per HTTP run)  SLOW_N=1000
+#      SLOW_DELAY=1.0  JOBS=1 (build)
 #      BENCH_DIR=/var/tmp/agentrelay-bench (wiped on each run)  ONLY="2 3 3slow 4" (the parts to run)
 # Loopback only. Every process started here is stopped by its PID at exit.
 set -uo pipefail
 
-N=${N:-5000}
-ACCEPT_N=${ACCEPT_N:-5000}
+N=${N:-10000}
+ACCEPT_N=${ACCEPT_N:-10000}
 SECS=${SECS:-10}
+RUNS=${RUNS:-3}
 SLOW_N=${SLOW_N:-1000}
 SLOW_DELAY=${SLOW_DELAY:-1.0}
 JOBS=${JOBS:-1}
@@ -43,7 +47,7 @@ note() { echo "run.sh: $*" >&2; }
 
 # ---------------------------------------------------------------- packages and build
 need=()
-for p in postfix opendkim opendkim-tools python3-aiosmtpd python3-dkim procps iproute2 openssl \
+for p in postfix opendkim opendkim-tools python3-aiosmtpd python3-dkim procps iproute2 openssl wrk \
          cmake g++ pkg-config libssl-dev libsqlite3-dev nlohmann-json3-dev libspdlog-dev \
          libasio-dev libc-ares-dev libcpp-httplib-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
@@ -147,9 +151,14 @@ config() {  # config FILE MAX_CONNECTIONS
 EOF
 }
 
+# settle: writes the page cache's dirty data out before a timed phase, so no phase pays for
+# the disk writes of the one before it (issue 2 leaves ~1 GB behind) and all start alike.
+settle() { sync; }
+
 postfix_run() {  # postfix_run N on|off -> the baseline's line
   local out
-  out=$(PF_DIR=$WORK/postfix SESS=$SESS LEN=$LEN "$ROOT/bench/postfix_baseline.sh" "$1" "$2") ||
+  settle
+  out=$(PF_DIR=$WORK/postfix SESS=$SESS LEN=$LEN RUNS=$RUNS "$ROOT/bench/postfix_baseline.sh" "$1" "$2") ||
     die "postfix_baseline.sh $1 $2 failed"
   echo "$out"
 }
@@ -157,6 +166,29 @@ field_rate() {  # field_rate LINE WORD -> the msg/s after "WORD ... in X s (Y ms
   sed -n "s/.*$2 [0-9]* *in [0-9.]* s (\([0-9.]*\) msg\/s).*/\1/p; s/.*$2 in [0-9.]* s (\([0-9.]*\) msg\/s).*/\1/p" <<<"$1" | head -1
 }
 verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b ? "MET" : "MISSED") }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END { print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2) }'; }
+
+# http_load CLIENTS SECONDS: wrk (an event-loop load generator: it takes little of the CPU the
+# relay is measured on) keeps CLIENTS connections busy with $WORK/send.lua's POST for SECONDS.
+# Prints "wrk: concurrency C: N sends in S s = R sends/s; p50 A ms, p99 B ms; errors E";
+# fails on any error (a non-2xx answer, a socket error).
+http_load() {
+  local c=$1 secs=$2 out threads=$(( $1 < 2 ? $1 : 2 ))
+  out=$(wrk -t"$threads" -c"$c" -d"${secs}s" --latency -s "$WORK/send.lua" "http://127.0.0.1:$HTTP_PORT/v1/messages" 2>&1) ||
+    { echo "wrk failed: $out"; return 1; }
+  awk -v c="$c" '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /requests in/ { n = $1; t = $4; sub(/s,?$/, "", t) }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    /Non-2xx/ { errors += $NF }
+    /Socket errors/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) errors += $i + 0 }
+    END {
+      printf "wrk: concurrency %d: %d sends in %.2f s = %.1f sends/s; p50 %.2f ms, p99 %.2f ms; errors %d\n",
+             c, n, t, n / t, p50, p99, errors
+      exit (errors > 0 || n == 0)
+    }' <<<"$out"
+}
 
 echo "=== agentrelay bench/run.sh $(date -u +%FT%TZ) on $(hostname): $(nproc) CPUs," \
      "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)," \
@@ -169,7 +201,7 @@ postfix_acceptance() {  # once: Postfix smtpd acceptance without DKIM
   note "Postfix without DKIM: $ACCEPT_N messages, $SESS sessions"
   local line; line=$(postfix_run "$ACCEPT_N" off)
   echo "$line"
-  PF_ACCEPT=$(field_rate "$line" accepted)
+  PF_ACCEPT=$(field_rate "$(grep median <<<"$line")" accepted)
 }
 
 # ================================================================ Issue 2: send_email over HTTP
@@ -185,22 +217,36 @@ start_sink sink-http.out
 serve "$D2" serve-http.log --http 127.0.0.1:$HTTP_PORT --route bench.test=127.0.0.1:$SINK_PORT \
   --config "$WORK/http.json"
 wait_listen $HTTP_PORT
+settle
+cat >"$WORK/send.lua" <<EOF
+-- POST /v1/messages: the same 1500-character text message every time (wrk's request)
+wrk.method = "POST"
+wrk.body = '{"to":"sink@bench.test","subject":"bench","text":"' .. string.rep("x", 1500) .. '"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+EOF
 declare -A RATE P99
 total_sent=0
 for c in 1 16 64; do
-  line=$("$SEND_LOAD" --port $HTTP_PORT --key "$KEY" --to sink@bench.test --concurrency $c --seconds "$SECS") ||
-    { echo "$line"; die "send_load at $c clients had errors"; }
-  echo "$line"
-  RATE[$c]=$(sed -n 's/.*= \([0-9.]*\) sends\/s.*/\1/p' <<<"$line")
-  P99[$c]=$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<<"$line")
-  total_sent=$(( total_sent + $(sed -n 's/.*: \([0-9]*\) sends in.*/\1/p' <<<"$line") ))
+  runs=1; [[ $c == 16 ]] && runs=$RUNS   # the target's level: the median of RUNS runs
+  rates=() p99s=()
+  for r in $(seq "$runs"); do
+    line=$(http_load "$c" "$SECS") || { echo "$line"; die "the load at $c clients had errors"; }
+    echo "$line"
+    rates+=("$(sed -n 's/.*= \([0-9.]*\) sends\/s.*/\1/p' <<<"$line")")
+    p99s+=("$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<<"$line")")
+    total_sent=$(( total_sent + $(sed -n 's/.*: \([0-9]*\) sends in.*/\1/p' <<<"$line") ))
+    # Like the Postfix yardstick's runs: the next starts once everything sent so far has been
+    # delivered (the engine relays while the load runs; the queue is empty at each start).
+    wait_sink "$total_sent" 300 || die "only $(sink_count)/$total_sent reached smtp-sink within 300 s"
+    settle
+  done
+  RATE[$c]=$(median "${rates[@]}"); P99[$c]=$(median "${p99s[@]}")
+  ((runs > 1)) && echo "median of $runs runs at $c clients: ${RATE[$c]} sends/s, p99 ${P99[$c]} ms"
 done
-if wait_sink "$total_sent" 300; then
-  echo "delivered: all $total_sent messages reached smtp-sink (agentrelay CPU $(cpu_s "$SERVE_PID") s in total)"
-else
-  echo "delivered: only $(sink_count)/$total_sent reached smtp-sink within 300 s"
-fi
+echo "delivered: all $total_sent messages reached smtp-sink (agentrelay CPU $(cpu_s "$SERVE_PID") s in total)"
 stop_serve; stop_sink
+rm -rf "$D2"   # ~1 GB the later parts should not have to write out
 postfix_acceptance
 echo "Postfix smtpd acceptance (same machine, same run): $PF_ACCEPT msg/s"
 for c in 1 16 64; do
@@ -229,6 +275,7 @@ line=$("$SEND_LOAD" --port $HTTP_PORT --key "$KEY" --to sink@bench.test --concur
   { echo "$line"; die "queueing $N failed"; }
 echo "queued: $line"
 stop_serve; stop_pid "$HOLD_PID"
+settle
 # Phase B: a fresh relay process drains the queue into smtp-sink (20 connections, no rate cap).
 config "$WORK/drain.json" 20
 start_sink sink-dkim.out
@@ -268,7 +315,7 @@ stop_serve; stop_sink
 note "Postfix + OpenDKIM: $N messages"
 PF_ON=$(postfix_run "$N" on)
 echo "$PF_ON"
-PF_DEL=$(field_rate "$PF_ON" delivered)
+PF_DEL=$(field_rate "$(grep median <<<"$PF_ON")" delivered)
 
 note "openssl speed (signing limit)"
 speed=$(openssl speed -seconds 3 ed25519 rsa2048 2>/dev/null)
@@ -331,14 +378,21 @@ start_sink sink-sub.out
 serve "$D5" serve-sub.log --submission 127.0.0.1:$SUB_PORT --trusted-network 127.0.0.1/32=sender \
   --route bench.test=127.0.0.1:$SINK_PORT --config "$WORK/sub.json"
 wait_listen $SUB_PORT
-t0=$(now)
-/usr/sbin/smtp-source -s $SESS -m "$ACCEPT_N" -l $LEN -f sender@relay.bench.test -t sink@bench.test \
-  127.0.0.1:$SUB_PORT >"$WORK/smtp-source-sub.log" 2>&1 || { cat "$WORK/smtp-source-sub.log"; die "smtp-source failed"; }
-t1=$(now)
-AR_SUB=$(calc '%.1f' "$ACCEPT_N / ($t1 - $t0)")
-echo "agentrelay submission: accepted $ACCEPT_N in $(calc '%.3f' "$t1 - $t0") s ($AR_SUB msg/s)"
-if wait_sink "$ACCEPT_N" 300; then echo "delivered: all $ACCEPT_N reached smtp-sink"
-else echo "delivered: only $(sink_count)/$ACCEPT_N reached smtp-sink within 300 s"; fi
+subs=()
+for r in $(seq "$RUNS"); do
+  settle
+  t0=$(now)
+  /usr/sbin/smtp-source -s $SESS -m "$ACCEPT_N" -l $LEN -f sender@relay.bench.test -t sink@bench.test \
+    127.0.0.1:$SUB_PORT >"$WORK/smtp-source-sub.log" 2>&1 || { cat "$WORK/smtp-source-sub.log"; die "smtp-source failed"; }
+  t1=$(now)
+  subs+=("$(calc '%.1f' "$ACCEPT_N / ($t1 - $t0)")")
+  # As the Postfix yardstick does: the next run once this one's messages are delivered.
+  wait_sink $((r * ACCEPT_N)) 300 || die "only $(sink_count)/$((r * ACCEPT_N)) reached smtp-sink within 300 s"
+  echo "agentrelay submission run $r: accepted $ACCEPT_N in $(calc '%.3f' "$t1 - $t0") s (${subs[-1]} msg/s);" \
+       "delivered in $(calc '%.3f' "$T_REACHED - $t0") s"
+done
+AR_SUB=$(median "${subs[@]}")
+echo "agentrelay submission: $AR_SUB msg/s (median of $RUNS runs); all $((RUNS * ACCEPT_N)) delivered to smtp-sink"
 stop_serve; stop_sink
 postfix_acceptance
 rs=$(calc '%.2f' "$AR_SUB / $PF_ACCEPT")

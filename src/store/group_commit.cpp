@@ -8,8 +8,11 @@ namespace ar::store {
 
 namespace {
 constexpr size_t kMaxBatch = 512;
-// How long background jobs may add to a group that also carries foreground ones.
+// How long background jobs may add to a group while foreground jobs are in it or waiting: half
+// the group's foreground time, at most kBackgroundBudget (kAloneBudget when a group formed with
+// background jobs only is caught up by requests); always at least one job.
 constexpr auto kBackgroundBudget = std::chrono::microseconds(1000);
+constexpr auto kAloneBudget = std::chrono::microseconds(250);
 constexpr size_t kMaxIdleReaders = 8;
 constexpr int kCheckpointFrames = 1000;  // SQLite's own default for automatic checkpoints
 constexpr int kHardFrames = 50000;       // ~200 MB of WAL: the writer checkpoints itself
@@ -44,6 +47,9 @@ GroupWriter::~GroupWriter() {
 // After each commit, on the writer thread: how many frames the WAL holds.
 int GroupWriter::on_wal(void* self, sqlite3*, const char*, int frames) {
     auto* w = static_cast<GroupWriter*>(self);
+    // Within one WAL generation the frame count only grows: a smaller one means SQLite started
+    // the WAL over, and what a checkpoint pass reported before that no longer applies.
+    if (frames < w->wal_frames_) w->wal_generation_.fetch_add(1);
     w->wal_frames_ = frames;
     if (frames >= kHardFrames) w->hard_limit_ = true;
     if (frames >= kCheckpointFrames) {
@@ -70,9 +76,13 @@ void GroupWriter::checkpoints() {
         try {
             if (!db) db = std::make_unique<Db>(path_);
             // PASSIVE: copies what no reader still needs, never waits for the writer or readers.
+            // The generation is read before the pass: if the WAL starts over after it, the
+            // writer sees a newer one and ignores this pass's count.
+            uint32_t generation = wal_generation_.load();
             int log = 0, copied = 0;
             int rc = sqlite3_wal_checkpoint_v2(db->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
-            if (rc == SQLITE_OK && copied > 0) backfilled_.store(copied);
+            if (rc == SQLITE_OK && copied > 0)
+                backfilled_.store((uint64_t{generation} << 32) | static_cast<uint32_t>(copied));
             if (rc != SQLITE_OK && rc != SQLITE_BUSY)
                 spdlog::warn("store {}: checkpoint failed: {}", path_, sqlite3_errmsg(db->handle()));
         } catch (const StoreError& e) {
@@ -164,15 +174,19 @@ void GroupWriter::run() {
         std::optional<Error> batch_error;
         try {
             db_.prepare("BEGIN IMMEDIATE").run();
+            auto fg_started = std::chrono::steady_clock::now();
             for (auto& job : batch) run_job(*job);
             // Background jobs fill the group, but while foreground jobs are in it or waiting for
             // the next one, only within the budget (at least one, so they always progress).
             // The rest wait for the next group.
             auto started = std::chrono::steady_clock::now();
+            auto budget = batch.empty() ? std::chrono::steady_clock::duration(kAloneBudget)
+                                        : std::min<std::chrono::steady_clock::duration>(
+                                              (started - fg_started) / 2, kBackgroundBudget);
             auto may_run_more = [&] {
                 if (ran == 0) return true;
                 if (batch.empty() && foreground_waiting_.load(std::memory_order_relaxed) == 0) return true;
-                return std::chrono::steady_clock::now() - started < kBackgroundBudget;
+                return std::chrono::steady_clock::now() - started < budget;
             };
             while (ran < background.size() && may_run_more()) {
                 run_job(*background[ran]);
@@ -220,8 +234,10 @@ void GroupWriter::run() {
         // fsync must also commit the file's growth to the filesystem journal: slow and uneven.
         // So when a pass has left little, the writer copies the rest itself, between groups
         // (its callers are already answered); the next group then rewrites the WAL in place.
-        if (int done = backfilled_.load(); done > 0 && wal_frames_ >= kCheckpointFrames &&
-                                           wal_frames_ - done <= kCatchUpFrames) {
+        uint64_t pass = backfilled_.load();
+        int done = static_cast<int>(pass & 0xffffffffu);
+        if (done > 0 && (pass >> 32) == wal_generation_.load() && wal_frames_ >= kCheckpointFrames &&
+            wal_frames_ - done <= kCatchUpFrames) {
             backfilled_.store(0);
             sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         }

@@ -110,7 +110,9 @@ class GroupWriter {
     bool ckpt_stopping_ = false;
     bool hard_limit_ = false;  // set by on_wal on the writer thread, read by run()
     int wal_frames_ = 0;       // frames in the WAL after the last commit (writer thread only)
-    std::atomic<int> backfilled_{0};  // frames the last background pass had copied
+    std::atomic<uint32_t> wal_generation_{0};  // times the writer saw the WAL start over
+    // The last background pass: the generation it ran in (high 32 bits), frames it had copied.
+    std::atomic<uint64_t> backfilled_{0};
     std::thread ckpt_thread_;
 
     std::mutex readers_mu_;
