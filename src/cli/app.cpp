@@ -142,6 +142,9 @@ void App::stop() {
     doors_io_.stop();
     io_thread_.join();
     doors_thread_.join();
+    // A commit still in the stores' writers would post its completion to a loop that is
+    // about to be destroyed; wait for them while the loops still exist.
+    data_->drain();
 }
 
 }  // namespace ar::cli

@@ -123,11 +123,6 @@ struct Engine::Impl {
     const Clock& clock;
     asio::io_context& io;
     asio::thread_pool pool{4};
-    // Outcome writes get their own threads: a connection waits for its outcome to be on disk
-    // before it takes the next transaction, and on `pool` that write would queue behind every
-    // claimed message still waiting to be loaded and DKIM-signed. A write blocks its thread
-    // until the group commit is on disk, so the size is how many outcomes can share a commit.
-    asio::thread_pool outcome_pool{16};
     dns::Resolver resolver;
     asio::ssl::context tls{asio::ssl::context::tls_client};
     asio::ssl::context tls_verify{asio::ssl::context::tls_client};
@@ -161,7 +156,6 @@ struct Engine::Impl {
 
     ~Impl() {
         pool.join();
-        outcome_pool.join();
     }
 
     // Runs f on the worker pool and resumes on the event loop with its result. f is taken by
@@ -169,14 +163,13 @@ struct Engine::Impl {
     // non-trivial destructors twice when they appear in a co_await expression, so no lambda
     // with captures (nor any other such temporary) is ever passed to a coroutine here.
     template <class F>
-    asio::awaitable<std::invoke_result_t<F&>> offload(F& f, asio::thread_pool* on = nullptr) {
+    asio::awaitable<std::invoke_result_t<F&>> offload(F& f) {
         using R = std::invoke_result_t<F&>;
         F* fp = &f;
-        asio::thread_pool& target = on ? *on : pool;
         co_return co_await asio::co_spawn(
-            target.get_executor(),
-            [fp, background = cfg.background_priority, name = on ? "ar-outcome" : "ar-sign"]() -> asio::awaitable<R> {
-                name_this_thread(name);
+            pool.get_executor(),
+            [fp, background = cfg.background_priority]() -> asio::awaitable<R> {
+                name_this_thread("ar-sign");
                 if (background) lower_this_thread_priority();
                 co_return (*fp)();
             },
@@ -612,21 +605,26 @@ struct Engine::Impl {
         return u;
     }
 
-    // `updates` is the caller's; it outlives this call, which the caller awaits.
+    // Records the outcomes and resumes once they are committed. No thread waits for the commit:
+    // the store's writer posts the result back to this event loop.
     asio::awaitable<void> record(std::shared_ptr<Job> job, const std::vector<store::RecipientUpdate>& updates) {
-        Job* j = job.get();
-        const auto* ups = &updates;
-        auto write = [this, j, ups] {
-            auto store = relay.data().agent_store(j->agent);
-            if (!store) return false;
-            if (auto st = (*store)->apply(*ups); !st) {
-                spdlog::error("delivery: recording the outcome of {} failed: {}", j->message_id,
-                              st.error().message);
-                return false;
-            }
-            return true;
-        };
-        co_await offload(write, &outcome_pool);
+        auto store = relay.data().agent_store(job->agent);
+        if (store) {
+            store::AgentStore* st = *store;
+            const auto* ups = &updates;
+            auto start = [st, ups](auto handler) {
+                auto h = std::make_shared<decltype(handler)>(std::move(handler));
+                auto ex = asio::get_associated_executor(*h);
+                st->apply_async(*ups, [h, ex](Status status) {
+                    asio::post(ex, [h, status = std::move(status)]() mutable { (*h)(std::move(status)); });
+                });
+            };
+            Status recorded = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(Status)>(
+                start, asio::use_awaitable);
+            if (!recorded)
+                spdlog::error("delivery: recording the outcome of {} failed: {}", job->message_id,
+                              recorded.error().message);
+        }
         in_flight -= std::min(in_flight.load(), job->recipients.size());
     }
 };

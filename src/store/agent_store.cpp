@@ -456,53 +456,63 @@ Status AgentStore::release(const std::string& owner, const std::vector<DueRecipi
     });
 }
 
-Status AgentStore::apply(const std::vector<RecipientUpdate>& updates) {
-    return writer_.write([&](Db& db) {
-        auto up = db.prepare(
-            "UPDATE recipients SET status = ?, attempts = attempts + ?, last_code = ?, "
-            "last_enhanced_code = ?, last_response = ?, mx_host = ?, next_attempt_at = ?, "
-            "delivered_at = ?, lease_owner = NULL, lease_until = NULL "
-            "WHERE message_id = ? AND address = ?");
-        for (const auto& u : updates) {
-            up.reset();
-            bool final = u.status != kQueued && u.status != kDeferred;
-            up.bind(1, u.status)
-                .bind(2, u.counts_as_attempt ? 1 : 0)
-                .bind(3, u.code)
+namespace {
+// Records delivery outcomes: each recipient's new state, an event, and bounces and suppressions.
+void apply_in(Db& db, const std::vector<RecipientUpdate>& updates) {
+    auto up = db.prepare(
+        "UPDATE recipients SET status = ?, attempts = attempts + ?, last_code = ?, "
+        "last_enhanced_code = ?, last_response = ?, mx_host = ?, next_attempt_at = ?, "
+        "delivered_at = ?, lease_owner = NULL, lease_until = NULL "
+        "WHERE message_id = ? AND address = ?");
+    for (const auto& u : updates) {
+        up.reset();
+        bool final = u.status != kQueued && u.status != kDeferred;
+        up.bind(1, u.status)
+            .bind(2, u.counts_as_attempt ? 1 : 0)
+            .bind(3, u.code)
+            .bind(4, u.enhanced_code)
+            .bind(5, u.response)
+            .bind(6, u.mx_host);
+        if (final) up.bind(7, nullptr);
+        else up.bind(7, u.next_attempt_at.value_or(u.at));
+        if (u.status == kDelivered) up.bind(8, u.at);
+        else up.bind(8, nullptr);
+        up.bind(9, u.message_id).bind(10, u.address).run();
+        add_event(db, u.message_id, u.address, u.at, u.event_type, u.event_detail);
+        if (u.bounce_kind) {
+            db.prepare("INSERT INTO bounces(message_id, recipient, code, enhanced_code, diagnostic, "
+                       "bounced_at, kind, remote_mta) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(1, u.message_id)
+                .bind(2, u.address)
+                .bind(3, u.code.value_or(0))
                 .bind(4, u.enhanced_code)
                 .bind(5, u.response)
-                .bind(6, u.mx_host);
-            if (final) up.bind(7, nullptr);
-            else up.bind(7, u.next_attempt_at.value_or(u.at));
-            if (u.status == kDelivered) up.bind(8, u.at);
-            else up.bind(8, nullptr);
-            up.bind(9, u.message_id).bind(10, u.address).run();
-            add_event(db, u.message_id, u.address, u.at, u.event_type, u.event_detail);
-            if (u.bounce_kind) {
-                db.prepare("INSERT INTO bounces(message_id, recipient, code, enhanced_code, diagnostic, "
-                           "bounced_at, kind, remote_mta) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
-                    .bind(1, u.message_id)
-                    .bind(2, u.address)
-                    .bind(3, u.code.value_or(0))
-                    .bind(4, u.enhanced_code)
-                    .bind(5, u.response)
-                    .bind(6, u.at)
-                    .bind(7, *u.bounce_kind)
-                    .bind(8, u.remote_mta)
-                    .run();
-            }
-            if (u.suppress) {
-                db.prepare("INSERT OR IGNORE INTO suppression(address, reason, created_at) "
-                           "VALUES(?, ?, ?)")
-                    .bind(1, u.address)
-                    .bind(2, (u.enhanced_code.empty() ? std::to_string(u.code.value_or(0))
-                                                      : u.enhanced_code) +
-                                 " " + u.response)
-                    .bind(3, u.at)
-                    .run();
-            }
+                .bind(6, u.at)
+                .bind(7, *u.bounce_kind)
+                .bind(8, u.remote_mta)
+                .run();
         }
-    });
+        if (u.suppress) {
+            db.prepare("INSERT OR IGNORE INTO suppression(address, reason, created_at) "
+                       "VALUES(?, ?, ?)")
+                .bind(1, u.address)
+                .bind(2, (u.enhanced_code.empty() ? std::to_string(u.code.value_or(0))
+                                                  : u.enhanced_code) +
+                             " " + u.response)
+                .bind(3, u.at)
+                .run();
+        }
+    }
+}
+}  // namespace
+
+Status AgentStore::apply(const std::vector<RecipientUpdate>& updates) {
+    return writer_.write([&](Db& db) { apply_in(db, updates); });
+}
+
+void AgentStore::apply_async(std::vector<RecipientUpdate> updates, std::function<void(Status)> done) {
+    auto shared = std::make_shared<std::vector<RecipientUpdate>>(std::move(updates));
+    writer_.write_async([shared](Db& db) { apply_in(db, *shared); }, std::move(done));
 }
 
 Status AgentStore::release_leases_if(const std::function<bool(const std::string&)>& dead) {

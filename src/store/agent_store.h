@@ -148,6 +148,9 @@ class AgentStore {
   public:
     AgentStore(const std::string& path);
 
+    // Waits until every queued write is committed and its completion has run.
+    void drain() { writer_.drain(); }
+
     Result<InsertOutcome> insert_message(const NewMessage& m, const RateLimit& limit,
                                          int64_t idempotency_window_ms);
     // The same without blocking: done runs on the store's writer thread once the message is
@@ -169,6 +172,9 @@ class AgentStore {
                                                 int64_t lease_ms, int limit);
     Status release(const std::string& owner, const std::vector<DueRecipient>& recipients);
     Status apply(const std::vector<RecipientUpdate>& updates);
+    // Like apply() without blocking: done(status) runs on the store's writer thread once the
+    // outcomes are committed (see GroupWriter::write_async: it must only hand the result on).
+    void apply_async(std::vector<RecipientUpdate> updates, std::function<void(Status)> done);
     // Clears the leases whose owner `dead(owner)` says no longer runs.
     Status release_leases_if(const std::function<bool(const std::string& owner)>& dead);
     std::optional<int64_t> next_due_at();

@@ -40,6 +40,9 @@ class ControlStore {
   public:
     static Result<std::unique_ptr<ControlStore>> open(const std::string& data_dir);
 
+    // Waits until every queued write is committed and its completion has run.
+    void drain() { writer_.drain(); }
+
     std::optional<std::string> setting(const std::string& key);
     Status set_setting(const std::string& key, const std::string& value);
 

@@ -95,4 +95,14 @@ std::vector<std::string> DataDir::agent_names() {
     return {names.begin(), names.end()};
 }
 
+void DataDir::drain() {
+    std::vector<AgentStore*> stores;
+    {
+        std::lock_guard lk(mu_);
+        for (auto& [name, store] : agents_) stores.push_back(store.get());
+    }
+    for (auto* s : stores) s->drain();
+    control_->drain();
+}
+
 }  // namespace ar::store

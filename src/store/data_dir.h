@@ -43,6 +43,11 @@ class DataDir {
     std::vector<std::string> agent_names();
     static constexpr std::chrono::milliseconds kAgentListInterval{1000};
 
+    // Waits until every store opened here has committed what was queued and run its
+    // completions: called once the event loops those completions post to have stopped, and
+    // before they are destroyed.
+    void drain();
+
   private:
     DataDir(std::string path, std::unique_ptr<ControlStore> control, std::string domain);
     std::string path_;

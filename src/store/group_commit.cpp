@@ -158,6 +158,7 @@ void GroupWriter::run() {
             std::unique_lock lk(mu_);
             work_cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !background_.empty(); });
             if (queue_.empty() && background_.empty() && stopping_) return;
+            busy_ = true;
             while (!queue_.empty() && foreground.size() < kMaxBatch) {
                 foreground.push_back(std::move(queue_.front()));
                 queue_.pop_front();
@@ -247,7 +248,17 @@ void GroupWriter::run() {
             sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         }
         batch.clear();
+        {
+            std::lock_guard lk(mu_);
+            busy_ = false;
+        }
+        idle_cv_.notify_all();
     }
+}
+
+void GroupWriter::drain() {
+    std::unique_lock lk(mu_);
+    idle_cv_.wait(lk, [&] { return !busy_ && queue_.empty() && background_.empty(); });
 }
 
 std::unique_ptr<Db> GroupWriter::acquire_reader() {

@@ -48,6 +48,10 @@ class GroupWriter {
     // not block, and must not write to any store.
     void write_async(std::function<void(Db&)> fn, std::function<void(Status)> done);
 
+    // Returns once every write queued so far is committed and its completion has run (so no
+    // write_async callback can still post to an event loop that is about to go away).
+    void drain();
+
     // Like write(), returning what fn returns.
     template <class T> Result<T> write_value(std::function<T(Db&)> fn) {
         std::optional<T> out;
@@ -102,6 +106,8 @@ class GroupWriter {
     std::deque<std::shared_ptr<Job>> background_;  // from background threads (the delivery engine)
     std::atomic<size_t> foreground_waiting_{0};    // queue_.size(), readable without mu_
     bool stopping_ = false;
+    bool busy_ = false;                  // a group is being run or completed
+    std::condition_variable idle_cv_;    // busy_ went false
     std::thread thread_;
 
     std::mutex ckpt_mu_;
