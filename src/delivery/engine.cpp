@@ -17,6 +17,7 @@
 #include <random>
 #include <set>
 
+#include "core/await_callback.h"
 #include "core/ids.h"
 #include "core/metrics.h"
 #include "core/threads.h"
@@ -611,16 +612,8 @@ struct Engine::Impl {
         auto store = relay.data().agent_store(job->agent);
         if (store) {
             store::AgentStore* st = *store;
-            const auto* ups = &updates;
-            auto start = [st, ups](auto handler) {
-                auto h = std::make_shared<decltype(handler)>(std::move(handler));
-                auto ex = asio::get_associated_executor(*h);
-                st->apply_async(*ups, [h, ex](Status status) {
-                    asio::post(ex, [h, status = std::move(status)]() mutable { (*h)(std::move(status)); });
-                });
-            };
-            Status recorded = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(Status)>(
-                start, asio::use_awaitable);
+            auto apply = [st, &updates](std::function<void(Status)> done) { st->apply_async(updates, std::move(done)); };
+            Status recorded = co_await await_callback<Status>(apply);
             if (!recorded)
                 spdlog::error("delivery: recording the outcome of {} failed: {}", job->message_id,
                               recorded.error().message);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/await_callback.h"
 #include "core/ids.h"
 #include "core/text.h"
 #include "core/threads.h"
@@ -108,17 +109,11 @@ class SubmissionHandler final : public smtp::Handler {
             co_return co_await on_pool(pool_, submit);
         }
         // Otherwise no thread waits for the commit: the store's writer posts the outcome back.
-        auto start = [&](auto handler) {
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            auto ex = asio::get_associated_executor(*h);
+        auto submit_async = [&](std::function<void(Result<SendResult>)> done) {
             relay_.submit_async(sender_agent, message.reverse_path, message.recipients,
-                                strip_submission_headers(message.data), client, protocol,
-                                [h, ex](Result<SendResult> r) {
-                                    asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-                                });
+                                strip_submission_headers(message.data), client, protocol, std::move(done));
         };
-        Result<SendResult> r = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(Result<SendResult>)>(
-            start, asio::use_awaitable);
+        Result<SendResult> r = co_await await_callback<Result<SendResult>>(submit_async);
         if (!r) co_return reply_for(r.error());
         co_return ServerReply{250, "2.0.0", "Ok: queued as " + r->message_id};
     }

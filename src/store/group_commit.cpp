@@ -79,8 +79,8 @@ void GroupWriter::checkpoints() {
             // The generation is read before the pass: if the WAL starts over after it, the
             // writer sees a newer one and ignores this pass's count.
             uint32_t generation = wal_generation_.load();
-            int log = 0, copied = 0;
-            int rc = sqlite3_wal_checkpoint_v2(db->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+            int copied = 0;
+            int rc = sqlite3_wal_checkpoint_v2(db->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
             if (rc == SQLITE_OK && copied > 0)
                 backfilled_.store((uint64_t{generation} << 32) | static_cast<uint32_t>(copied));
             if (rc != SQLITE_OK && rc != SQLITE_BUSY)
@@ -152,25 +152,23 @@ void GroupWriter::run_job(Job& job) {
 void GroupWriter::run() {
     name_this_thread("ar-store");
     std::vector<std::shared_ptr<Job>> batch;       // what this group committed (or failed)
-    std::vector<std::shared_ptr<Job>> foreground, background;
+    std::vector<std::shared_ptr<Job>> background;  // taken for this group; what it leaves goes back
+    auto take = [](std::deque<std::shared_ptr<Job>>& from, std::vector<std::shared_ptr<Job>>& to) {
+        while (!from.empty() && to.size() < kMaxBatch) {
+            to.push_back(std::move(from.front()));
+            from.pop_front();
+        }
+    };
     for (;;) {
         {
             std::unique_lock lk(mu_);
             work_cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !background_.empty(); });
             if (queue_.empty() && background_.empty() && stopping_) return;
             busy_ = true;
-            while (!queue_.empty() && foreground.size() < kMaxBatch) {
-                foreground.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
-            foreground_waiting_.fetch_sub(foreground.size(), std::memory_order_relaxed);
-            while (!background_.empty() && background.size() < kMaxBatch) {
-                background.push_back(std::move(background_.front()));
-                background_.pop_front();
-            }
+            take(queue_, batch);
+            foreground_waiting_.fetch_sub(batch.size(), std::memory_order_relaxed);
+            take(background_, background);
         }
-        batch = std::move(foreground);
-        foreground.clear();
         size_t ran = 0;  // background jobs that are part of this group
         std::optional<Error> batch_error;
         try {
@@ -235,15 +233,13 @@ void GroupWriter::run() {
         // fsync must also commit the file's growth to the filesystem journal: slow and uneven.
         // So when a pass has left little, the writer copies the rest itself, between groups
         // (its callers are already answered); the next group then rewrites the WAL in place.
+        // The same when the checkpointer has fallen far behind (hard_limit_).
         uint64_t pass = backfilled_.load();
         int done = static_cast<int>(pass & 0xffffffffu);
-        if (done > 0 && (pass >> 32) == wal_generation_.load() && wal_frames_ >= kCheckpointFrames &&
-            wal_frames_ - done <= kCatchUpFrames) {
+        bool little_left = done > 0 && (pass >> 32) == wal_generation_.load() &&
+                           wal_frames_ >= kCheckpointFrames && wal_frames_ - done <= kCatchUpFrames;
+        if (little_left || hard_limit_) {
             backfilled_.store(0);
-            sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-        }
-        if (hard_limit_) {
-            // The checkpointer has fallen far behind: catch up here, between two commits.
             hard_limit_ = false;
             sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         }

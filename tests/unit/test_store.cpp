@@ -460,15 +460,16 @@ TEST_CASE("drain returns once every queued write has committed and completed", "
     GroupWriter w(dir.path + "/g.db", [](Db& db) { db.exec("CREATE TABLE IF NOT EXISTS t(v INTEGER)"); });
     std::atomic<int> completed{0};
     constexpr int kWrites = 300;
-    std::thread engine([&] {  // half from a background thread: they may wait behind the others
-        ar::lower_this_thread_priority();
+    auto queue_half = [&] {
         for (int i = 0; i < kWrites / 2; ++i)
             w.write_async([i](Db& db) { db.prepare("INSERT INTO t VALUES(?)").bind(1, int64_t{i}).run(); },
                           [&](ar::Status st) { if (st) ++completed; });
+    };
+    std::thread engine([&] {  // half from a background thread: they may wait behind the others
+        ar::lower_this_thread_priority();
+        queue_half();
     });
-    for (int i = 0; i < kWrites / 2; ++i)
-        w.write_async([i](Db& db) { db.prepare("INSERT INTO t VALUES(?)").bind(1, int64_t{i}).run(); },
-                      [&](ar::Status st) { if (st) ++completed; });
+    queue_half();
     engine.join();
     w.drain();
     CHECK(completed == kWrites);  // no wait: drain itself is the condition
