@@ -79,9 +79,9 @@ class SubmissionHandler final : public smtp::Handler {
         return {250, "2.1.0", "Sender OK"};
     }
 
-    ServerReply on_recipient(const smtp::ClientContext& ctx,
-                             std::string_view forward_path) override {
-        if (!sender(ctx)) return {530, "5.7.0", "Authentication required"};
+    // The server asks only within a transaction, which MAIL opened for a known sender (and the
+    // message is checked against its sender again at DATA): no agent lookup here.
+    ServerReply on_recipient(const smtp::ClientContext&, std::string_view forward_path) override {
         auto to = mime::parse_address(forward_path);
         if (!to) return {553, "5.1.3", "Bad recipient address syntax: " + to.error().message};
         return {250, "2.1.5", "Recipient OK"};

@@ -82,7 +82,7 @@ Result<json> query_args(const httplib::Request& req, const json& schema) {
 
 void mount_rest(httplib::Server& server, Relay& relay, tools::ToolApi& api,
                 const tools::ToolRegistry& registry) {
-    using Call = Result<json> (tools::ToolApi::*)(const std::string&, const json&);
+    using Call = Result<json> (tools::ToolApi::*)(const store::AgentRecord&, const json&);
     // One handler shape for every authenticated route: authenticate, build and validate the
     // tool's arguments, call it, answer.
     auto route = [&relay, &api, &registry](std::string tool, Call call, int ok_status,
@@ -99,7 +99,7 @@ void mount_rest(httplib::Server& server, Relay& relay, tools::ToolApi& api,
             auto args = args_of(req, *schema);
             if (!args) return send_error(res, args.error());
             if (auto st = tools::validate(*schema, *args); !st) return send_error(res, st.error());
-            auto out = (api.*call)(agent->name, *args);
+            auto out = (api.*call)(*agent, *args);
             if (!out) return send_error(res, out.error());
             send_json(res, ok_status, *out);
         };

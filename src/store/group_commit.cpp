@@ -131,13 +131,15 @@ void GroupWriter::write_async(std::function<void(Db&)> fn, std::function<void(St
     job->on_done(shutting_down());
 }
 
-// One job in its own savepoint: a failure undoes only its own writes.
-void GroupWriter::run_job(Job& job) {
-    db_.prepare("SAVEPOINT job").run();
+// One job; in a savepoint of its own if asked, so that its failure undoes only its own writes.
+// Returns whether it succeeded (else job.error says why).
+bool GroupWriter::run_job(Job& job, bool savepoint) {
+    job.error.reset();
+    if (savepoint) db_.prepare("SAVEPOINT job").run();
     try {
         job.fn(db_);
-        db_.prepare("RELEASE job").run();
-        return;
+        if (savepoint) db_.prepare("RELEASE job").run();
+        return true;
     } catch (const Error& e) {
         job.error = e;
     } catch (const StoreError& e) {
@@ -145,8 +147,11 @@ void GroupWriter::run_job(Job& job) {
     } catch (const std::exception& e) {
         job.error = Error{kErrInternal, e.what(), ""};
     }
-    db_.prepare("ROLLBACK TO job").run();
-    db_.prepare("RELEASE job").run();
+    if (savepoint) {
+        db_.prepare("ROLLBACK TO job").run();
+        db_.prepare("RELEASE job").run();
+    }
+    return false;
 }
 
 void GroupWriter::run() {
@@ -172,9 +177,14 @@ void GroupWriter::run() {
         size_t ran = 0;  // background jobs that are part of this group
         std::optional<Error> batch_error;
         try {
+            // First every job straight in the group's transaction. A savepoint per job would
+            // copy each page the job changes into SQLite's savepoint journal (a temporary file
+            // past 64 KiB): writes for nothing in the common case, where no job fails.
             db_.prepare("BEGIN IMMEDIATE").run();
+            bool clean = true;
             auto fg_started = std::chrono::steady_clock::now();
-            for (auto& job : batch) run_job(*job);
+            for (auto& job : batch)
+                if (!(clean = run_job(*job, false))) break;
             // Background jobs fill the group, but while foreground jobs are in it or waiting for
             // the next one, only within the budget (at least one, so they always progress).
             // The rest wait for the next group.
@@ -187,9 +197,16 @@ void GroupWriter::run() {
                 if (batch.empty() && foreground_waiting_.load(std::memory_order_relaxed) == 0) return true;
                 return std::chrono::steady_clock::now() - started < budget;
             };
-            while (ran < background.size() && may_run_more()) {
-                run_job(*background[ran]);
-                ++ran;
+            while (clean && ran < background.size() && may_run_more())
+                clean = run_job(*background[ran++], false);
+            if (!clean) {
+                // A job failed: undo the group and run it again, each job in its own savepoint,
+                // so that only the failed job's writes are lost. (Jobs only write and return
+                // values, so running one twice is harmless; the committed run is the one that counts.)
+                db_.prepare("ROLLBACK").run();
+                db_.prepare("BEGIN IMMEDIATE").run();
+                for (auto& job : batch) run_job(*job, true);
+                for (size_t k = 0; k < ran; ++k) run_job(*background[k], true);
             }
             db_.prepare("COMMIT").run();
         } catch (const StoreError& e) {

@@ -2,9 +2,11 @@
 //
 // A GroupWriter owns the single write connection of one database and a thread.
 // Callers hand it a function; the thread runs every function that is waiting
-// inside one transaction (each in its own savepoint, so one failure does not undo
-// the others), commits once (synchronous=FULL: fsync), and only then wakes the
-// callers. Many concurrent sends thus share one fsync without giving up the
+// inside one transaction, commits once (synchronous=FULL: fsync), and only then
+// wakes the callers. One failure does not undo the others: if a function fails,
+// the group is rolled back and run again with each function in its own savepoint.
+// So a function may run twice; it must only write to the database and return
+// (or capture) its result, which the committed run sets. Many concurrent sends thus share one fsync without giving up the
 // promise that "queued" means "on disk".
 //
 // Reads go through a small pool of separate connections (WAL lets them run
@@ -92,7 +94,7 @@ class GroupWriter {
     // Queues job for the writer unless it is stopping; the caller holds mu_ (lk).
     bool enqueue(std::shared_ptr<Job> job, std::unique_lock<std::mutex>& lk);
     void run();
-    void run_job(Job& job);
+    bool run_job(Job& job, bool savepoint);
     void checkpoints();
     static int on_wal(void* self, sqlite3* db, const char* name, int frames);
     std::unique_ptr<Db> acquire_reader();

@@ -121,9 +121,7 @@ Result<store::AgentRecord> ToolApi::agent_record(const std::string& agent) {
     return *a;
 }
 
-Result<json> ToolApi::send_email(const std::string& agent, const json& args) {
-    auto a = agent_record(agent);
-    if (!a) return a.error();
+Result<json> ToolApi::send_email(const store::AgentRecord& agent, const json& args) {
     SendRequest req;
     req.to = string_or_list(args, "to");
     req.cc = string_or_list(args, "cc");
@@ -140,17 +138,15 @@ Result<json> ToolApi::send_email(const std::string& agent, const json& args) {
         for (const auto& att : args.at("attachments"))
             req.attachments.push_back(AttachmentIn{att.value("filename", ""), att.value("content_type", ""),
                                                    att.value("content_base64", "")});
-    auto r = relay_.send(*a, req);
+    auto r = relay_.send(agent, req);
     if (!r) return r.error();
     json recipients = json::array();
     for (const auto& rs : r->recipients) recipients.push_back({{"address", rs.address}, {"status", rs.status}});
     return json{{"message_id", r->message_id}, {"status", r->status}, {"recipients", recipients}};
 }
 
-Result<json> ToolApi::check_status(const std::string& agent, const json& args) {
-    auto a = agent_record(agent);
-    if (!a) return a.error();
-    auto m = relay_.status(*a, args.value("message_id", ""));
+Result<json> ToolApi::check_status(const store::AgentRecord& agent, const json& args) {
+    auto m = relay_.status(agent, args.value("message_id", ""));
     if (!m) return m.error();
     json recipients = json::array();
     for (const auto& r : m->recipients) {
@@ -178,12 +174,10 @@ Result<json> ToolApi::check_status(const std::string& agent, const json& args) {
                 {"events", events}};
 }
 
-Result<json> ToolApi::list_bounces(const std::string& agent, const json& args) {
-    auto a = agent_record(agent);
-    if (!a) return a.error();
+Result<json> ToolApi::list_bounces(const store::AgentRecord& agent, const json& args) {
     auto since = opt_time(args, "since");
     if (!since) return since.error();
-    auto page = relay_.bounces(*a, *since, args.value("limit", 20), opt_string(args, "cursor"));
+    auto page = relay_.bounces(agent, *since, args.value("limit", 20), opt_string(args, "cursor"));
     if (!page) return page.error();
     json bounces = json::array();
     for (const auto& b : page->bounces) {
@@ -198,10 +192,8 @@ Result<json> ToolApi::list_bounces(const std::string& agent, const json& args) {
     return out;
 }
 
-Result<json> ToolApi::list_messages(const std::string& agent, const json& args) {
-    auto a = agent_record(agent);
-    if (!a) return a.error();
-    auto page = relay_.inbox(*a, args.value("unread_only", false), args.value("limit", 20),
+Result<json> ToolApi::list_messages(const store::AgentRecord& agent, const json& args) {
+    auto page = relay_.inbox(agent, args.value("unread_only", false), args.value("limit", 20),
                              opt_string(args, "cursor"));
     if (!page) return page.error();
     json messages = json::array();
@@ -211,11 +203,9 @@ Result<json> ToolApi::list_messages(const std::string& agent, const json& args) 
     return out;
 }
 
-Result<json> ToolApi::read_message(const std::string& agent, const json& args) {
-    auto a = agent_record(agent);
-    if (!a) return a.error();
+Result<json> ToolApi::read_message(const store::AgentRecord& agent, const json& args) {
     bool with_content = args.value("include_attachments", false);
-    auto m = relay_.read(*a, args.value("id", ""), with_content);
+    auto m = relay_.read(agent, args.value("id", ""), with_content);
     if (!m) return m.error();
     const auto& r = m->record;
     json attachments = json::array();
@@ -241,9 +231,7 @@ Result<json> ToolApi::read_message(const std::string& agent, const json& args) {
     return out;
 }
 
-Result<json> ToolApi::wait_for_message(const std::string& agent, const json& args) {
-    auto a = agent_record(agent);
-    if (!a) return a.error();
+Result<json> ToolApi::wait_for_message(const store::AgentRecord& agent, const json& args) {
     auto since = opt_time(args, "since");
     if (!since) return since.error();
     std::string from = args.value("from", "");
@@ -251,11 +239,11 @@ Result<json> ToolApi::wait_for_message(const std::string& agent, const json& arg
     int timeout_s = args.value("timeout_seconds", 30);
     int64_t since_ms = since->value_or(relay_.clock().now_ms());
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    auto store = relay_.data().agent_store(a->name);
+    auto store = relay_.data().agent_store(agent.name);
     if (!store) return store.error();
     std::optional<int64_t> after;
     for (;;) {
-        uint64_t gen = waiter_.generation(a->name);
+        uint64_t gen = waiter_.generation(agent.name);
         auto rows = (*store)->inbox(false, after, 200, since_ms);
         if (!rows) return rows.error();
         for (const auto& r : *rows) {
@@ -269,18 +257,26 @@ Result<json> ToolApi::wait_for_message(const std::string& agent, const json& arg
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline) return json{{"message", nullptr}, {"timed_out", true}};
         // Woken at once by mail stored in this process; polls for mail another process stored.
-        waiter_.wait(a->name, gen, std::min(deadline, now + std::chrono::milliseconds(250)));
+        waiter_.wait(agent.name, gen, std::min(deadline, now + std::chrono::milliseconds(250)));
     }
 }
 
 void ToolApi::register_all(ToolRegistry& registry) {
-    registry.set_handler("send_email", [this](const std::string& a, const json& j) { return send_email(a, j); });
-    registry.set_handler("check_status", [this](const std::string& a, const json& j) { return check_status(a, j); });
-    registry.set_handler("list_bounces", [this](const std::string& a, const json& j) { return list_bounces(a, j); });
-    registry.set_handler("list_messages", [this](const std::string& a, const json& j) { return list_messages(a, j); });
-    registry.set_handler("read_message", [this](const std::string& a, const json& j) { return read_message(a, j); });
-    registry.set_handler("wait_for_message",
-                         [this](const std::string& a, const json& j) { return wait_for_message(a, j); });
+    // MCP calls name their agent; each call looks it up (a revoked agent's session stops working).
+    using Tool = Result<json> (ToolApi::*)(const store::AgentRecord&, const json&);
+    auto by_name = [this](Tool tool) {
+        return [this, tool](const std::string& name, const json& args) -> Result<json> {
+            auto agent = agent_record(name);
+            if (!agent) return agent.error();
+            return (this->*tool)(*agent, args);
+        };
+    };
+    registry.set_handler("send_email", by_name(&ToolApi::send_email));
+    registry.set_handler("check_status", by_name(&ToolApi::check_status));
+    registry.set_handler("list_bounces", by_name(&ToolApi::list_bounces));
+    registry.set_handler("list_messages", by_name(&ToolApi::list_messages));
+    registry.set_handler("read_message", by_name(&ToolApi::read_message));
+    registry.set_handler("wait_for_message", by_name(&ToolApi::wait_for_message));
 }
 
 }  // namespace ar::tools

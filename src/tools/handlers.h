@@ -36,12 +36,13 @@ class ToolApi {
   public:
     explicit ToolApi(Relay& relay);
 
-    Result<nlohmann::json> send_email(const std::string& agent, const nlohmann::json& args);
-    Result<nlohmann::json> check_status(const std::string& agent, const nlohmann::json& args);
-    Result<nlohmann::json> list_bounces(const std::string& agent, const nlohmann::json& args);
-    Result<nlohmann::json> list_messages(const std::string& agent, const nlohmann::json& args);
-    Result<nlohmann::json> read_message(const std::string& agent, const nlohmann::json& args);
-    Result<nlohmann::json> wait_for_message(const std::string& agent, const nlohmann::json& args);
+    // Each tool, for an agent already authenticated (the REST API's caller, found by its key).
+    Result<nlohmann::json> send_email(const store::AgentRecord& agent, const nlohmann::json& args);
+    Result<nlohmann::json> check_status(const store::AgentRecord& agent, const nlohmann::json& args);
+    Result<nlohmann::json> list_bounces(const store::AgentRecord& agent, const nlohmann::json& args);
+    Result<nlohmann::json> list_messages(const store::AgentRecord& agent, const nlohmann::json& args);
+    Result<nlohmann::json> read_message(const store::AgentRecord& agent, const nlohmann::json& args);
+    Result<nlohmann::json> wait_for_message(const store::AgentRecord& agent, const nlohmann::json& args);
 
     // Registers every tool above with the registry.
     void register_all(ToolRegistry& registry);

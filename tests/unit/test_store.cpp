@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -473,4 +474,47 @@ TEST_CASE("drain returns once every queued write has committed and completed", "
     engine.join();
     w.drain();
     CHECK(completed == kWrites);  // no wait: drain itself is the condition
+}
+
+TEST_CASE("a failing write in a group undoes only its own writes, and each write lands once", "[store]") {
+    TempDir dir;
+    GroupWriter w(dir.path + "/g.db", [](Db& db) { db.exec("CREATE TABLE IF NOT EXISTS t(v INTEGER)"); });
+    // The first write holds the writer until every other one is queued, so those share a group.
+    std::promise<void> all_queued;
+    auto queued = all_queued.get_future().share();
+    w.write_async([queued](Db&) { queued.wait(); }, [](ar::Status) {});
+    constexpr int kWrites = 200;
+    auto fails = [](int i) { return i % 7 == 3; };
+    std::mutex mu;
+    std::vector<std::pair<int, bool>> outcomes;
+    for (int i = 0; i < kWrites; ++i)
+        w.write_async(
+            [i, fails](Db& db) {
+                db.prepare("INSERT INTO t VALUES(?)").bind(1, int64_t{i}).run();
+                if (fails(i)) throw ar::Error{ar::kErrInvalid, "write " + std::to_string(i) + " refused", ""};
+            },
+            [&, i](ar::Status st) {
+                std::lock_guard lk(mu);
+                outcomes.emplace_back(i, static_cast<bool>(st));
+            });
+    all_queued.set_value();
+    w.drain();
+    REQUIRE(outcomes.size() == kWrites);
+    int refused = 0;
+    for (const auto& [i, ok] : outcomes) {
+        CHECK(ok == !fails(i));
+        refused += ok ? 0 : 1;
+    }
+    int expected_refusals = 0;
+    for (int i = 0; i < kWrites; ++i) expected_refusals += fails(i) ? 1 : 0;
+    CHECK(refused == expected_refusals);
+    auto rows = w.read<std::vector<int64_t>>([](Db& db) {
+        auto s = db.prepare("SELECT COUNT(*), COUNT(DISTINCT v), SUM(v % 7 = 3) FROM t");
+        s.step();
+        return std::vector<int64_t>{s.int64(0), s.int64(1), s.int64(2)};
+    });
+    REQUIRE(rows);
+    CHECK((*rows)[0] == kWrites - refused);  // every accepted write, once: none ran into the commit twice
+    CHECK((*rows)[1] == kWrites - refused);
+    CHECK((*rows)[2] == 0);             // nothing of the refused ones
 }
