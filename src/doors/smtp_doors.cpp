@@ -65,8 +65,7 @@ class SubmissionHandler final : public smtp::Handler {
 
     bool trusted(const smtp::ClientContext& ctx) override { return trusted_agent(ctx) != nullptr; }
 
-    ServerReply on_mail_from(const smtp::ClientContext& ctx,
-                             std::string_view reverse_path) override {
+    ServerReply on_mail_from(smtp::ClientContext& ctx, std::string_view reverse_path) override {
         auto agent = sender(ctx);
         if (!agent) return {530, "5.7.0", "Authentication required"};
         auto from = mime::parse_address(reverse_path);
@@ -76,6 +75,7 @@ class SubmissionHandler final : public smtp::Handler {
         if (!from || !mime::same_address(*from, self))
             return {553, "5.7.1",
                     "Sender address rejected: you may send only as " + agent->address};
+        ctx.transaction = std::move(*agent);  // the message is this transaction's: no second lookup
         return {250, "2.1.0", "Sender OK"};
     }
 
@@ -89,7 +89,7 @@ class SubmissionHandler final : public smtp::Handler {
 
     asio::awaitable<ServerReply> on_message(const smtp::ClientContext& ctx,
                                             smtp::AcceptedMessage message) override {
-        auto agent = sender(ctx);
+        const auto* agent = std::any_cast<store::AgentRecord>(&message.transaction);
         if (!agent) co_return ServerReply{530, "5.7.0", "Authentication required"};
         std::string client = (ctx.helo.empty() ? std::string("unknown") : ctx.helo) + " ([" +
                              ctx.remote.to_string() + "])" +
@@ -148,7 +148,7 @@ class InboundHandler final : public smtp::Handler {
         return std::nullopt; // the MX offers no AUTH
     }
 
-    ServerReply on_mail_from(const smtp::ClientContext&, std::string_view) override {
+    ServerReply on_mail_from(smtp::ClientContext&, std::string_view) override {
         return {250, "2.1.0", "Sender OK"};
     }
 

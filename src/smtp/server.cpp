@@ -359,7 +359,8 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
             co_return Next::Continue;
         }
         reply(354, "", "End data with <CR><LF>.<CR><LF>");
-        AcceptedMessage message{std::move(reverse_path_), std::move(recipients_), {}, smtputf8_};
+        AcceptedMessage message{std::move(reverse_path_), std::move(recipients_), {}, smtputf8_,
+                                std::move(ctx_.transaction)};
         reset_transaction();
         DataStatus status = co_await read_data(message.data); // throws if the client goes
         if (status == DataStatus::TooBig) {
@@ -543,6 +544,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
         reverse_path_.clear();
         recipients_.clear();
         smtputf8_ = false;
+        ctx_.transaction.reset();
     }
 
     template <class F> bool guarded_bool(F&& call) {

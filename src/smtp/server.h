@@ -26,6 +26,7 @@
 
 #include "smtp/command.h"
 
+#include <any>
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <chrono>
@@ -85,6 +86,10 @@ struct ClientContext { // what the handler knows about the connection
     std::string tls_version;                  // "TLSv1.3" once TLS is up
     std::string helo;                         // the EHLO/HELO argument
     std::optional<std::string> authenticated; // agent name after AUTH
+    // The handler's own note on the mail transaction its on_mail_from accepted (e.g. the sender
+    // it looked up), handed on to on_message in AcceptedMessage::transaction; cleared when the
+    // transaction ends.
+    std::any transaction;
 };
 
 struct AcceptedMessage {
@@ -92,6 +97,7 @@ struct AcceptedMessage {
     std::vector<std::string> recipients; // in RCPT order, as accepted by on_recipient
     std::string data;                    // as received, dot-unstuffed, CRLF line ends
     bool smtputf8 = false;               // MAIL FROM carried SMTPUTF8
+    std::any transaction;                // what on_mail_from noted in ClientContext::transaction
 };
 
 class Handler {
@@ -104,7 +110,7 @@ class Handler {
     // Submission listeners: whether this client may send MAIL without TLS and AUTH (a trusted
     // network; the handler then decides in on_mail_from whom it sends as). Runs on the io thread.
     virtual bool trusted(const ClientContext&) { return false; }
-    virtual ServerReply on_mail_from(const ClientContext&, std::string_view reverse_path) = 0;
+    virtual ServerReply on_mail_from(ClientContext&, std::string_view reverse_path) = 0;
     virtual ServerReply on_recipient(const ClientContext&, std::string_view forward_path) = 0;
     // The whole message has arrived; store it durably before answering 250. Awaitable so the
     // handler can hand blocking storage work to another thread and co_await it.

@@ -214,7 +214,7 @@ class TestHandler : public Handler {
         if ((user == "u" || user == "u@example.com") && password == "p") return "agent-u";
         return std::nullopt;
     }
-    ServerReply on_mail_from(const ClientContext&, std::string_view reverse_path) override {
+    ServerReply on_mail_from(ClientContext&, std::string_view reverse_path) override {
         if (reverse_path == "blocked@example.com") return {550, "5.7.1", "Sender not allowed"};
         return {250, "2.1.0", "Sender OK"};
     }
