@@ -1,5 +1,11 @@
 #include "store/control_store.h"
 
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <unordered_map>
 
@@ -117,10 +123,66 @@ std::vector<AgentRecord> ControlStore::list_agents(bool include_revoked) {
     return r ? *r : std::vector<AgentRecord>{};
 }
 
+namespace {
+// Whether the control store may have changed, for the price of one ioctl instead of a read
+// transaction (PRAGMA data_version: file locks, a stat, the WAL index). Any process's commit
+// writes the WAL (a checkpoint, the database file): the kernel queues an inotify event on the
+// directory during that write, before the commit returns. The commit becomes visible a little
+// later (after its fsync), so after an event the store counts as changing for kSettle and is
+// probed on every lookup; and at least once every kProbeEvery in any case. Without inotify
+// (no instance left for the user), every lookup probes, as before.
+class ChangeWatch {
+  public:
+    static constexpr auto kSettle = std::chrono::seconds(2);
+    static constexpr auto kProbeEvery = std::chrono::seconds(1);
+
+    explicit ChangeWatch(const std::string& db_path) {
+        fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd_ < 0) return;
+        auto dir = std::filesystem::path(db_path).parent_path();
+        if (dir.empty()) dir = ".";
+        // Direct children only: the agents' databases (agents/) make no events here.
+        if (inotify_add_watch(fd_, dir.c_str(), IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) < 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+    ~ChangeWatch() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    ChangeWatch(const ChangeWatch&) = delete;
+    ChangeWatch& operator=(const ChangeWatch&) = delete;
+
+    // Called under the cache's lock before each lookup; true: ask SQLite.
+    bool must_probe() {
+        auto now = std::chrono::steady_clock::now();
+        int pending = 0;
+        if (fd_ < 0 || ioctl(fd_, FIONREAD, &pending) != 0) return true;
+        if (pending > 0) {
+            char buf[4096];
+            while (::read(fd_, buf, sizeof buf) > 0) {
+            }
+            changing_until_ = now + kSettle;
+        }
+        if (now < changing_until_ || now - last_probe_ >= kProbeEvery) {
+            last_probe_ = now;
+            return true;
+        }
+        return false;
+    }
+
+  private:
+    int fd_ = -1;
+    std::chrono::steady_clock::time_point changing_until_{};
+    std::chrono::steady_clock::time_point last_probe_{};
+};
+}  // namespace
+
 struct ControlStore::AgentCache {
-    explicit AgentCache(const std::string& path) : probe(path, true) {}
+    explicit AgentCache(const std::string& path) : probe(path, true), watch(path) {}
     std::mutex mu;
     Db probe;  // only ever asked PRAGMA data_version
+    ChangeWatch watch;
     int64_t version = -1;
     std::unordered_map<std::string, AgentRecord> by_name, by_key_hash;
 };
@@ -132,23 +194,25 @@ std::optional<AgentRecord> ControlStore::cached_agent(bool by_key, const std::st
     // The lock is held across a miss's load, so a record read before a commit can never be
     // cached under the version after it.
     std::lock_guard lk(cache_->mu);
-    int64_t version = -1;
-    try {
-        auto v = cache_->probe.prepare("PRAGMA data_version");
-        if (v.step()) version = v.int64(0);
-    } catch (const StoreError&) {
-        version = -1;
-    }
-    if (version < 0 || version != cache_->version) {
-        cache_->by_name.clear();
-        cache_->by_key_hash.clear();
-        cache_->version = version;
+    if (cache_->version < 0 || cache_->watch.must_probe()) {
+        int64_t version = -1;
+        try {
+            auto v = cache_->probe.prepare("PRAGMA data_version");
+            if (v.step()) version = v.int64(0);
+        } catch (const StoreError&) {
+            version = -1;
+        }
+        if (version < 0 || version != cache_->version) {
+            cache_->by_name.clear();
+            cache_->by_key_hash.clear();
+            cache_->version = version;
+        }
     }
     auto& map = by_key ? cache_->by_key_hash : cache_->by_name;
     if (auto it = map.find(key); it != map.end()) return it->second;
     auto r = writer_.read<std::optional<AgentRecord>>(load);
     if (!r || !*r) return std::nullopt;  // misses are not kept: unknown keys cost memory
-    if (version >= 0 && map.size() < 10000) map.emplace(key, **r);
+    if (cache_->version >= 0 && map.size() < 10000) map.emplace(key, **r);
     return *r;
 }
 
