@@ -13,7 +13,8 @@
 #            Then 1000 conversations at once with a sink answering each command after ~1 s
 #            (bench/slow_sink.py): peak sessions the sink saw, peak RSS (VmHWM) of agentrelay.
 #   Issue 4  SMTP submission from a trusted loopback address (no TLS, no AUTH) with smtp-source,
-#            20 sessions (the median of RUNS runs), versus Postfix smtpd acceptance.
+#            20 sessions (the median of RUNS runs), versus Postfix smtpd acceptance measured
+#            again right after them (the host's speed drifts within a run).
 #
 # Usage (as root: apt-get, a private Postfix):  bench/run.sh
 # Env: N=10000 (issue 3 queue and Postfix DKIM runs)  ACCEPT_N=10000 (Postfix acceptance, issue 4)
@@ -196,8 +197,7 @@ echo "=== agentrelay bench/run.sh $(date -u +%FT%TZ) on $(hostname): $(nproc) CP
 
 # ================================================================ Postfix yardstick
 PF_ACCEPT=""
-postfix_acceptance() {  # once: Postfix smtpd acceptance without DKIM
-  [[ -n $PF_ACCEPT ]] && return 0
+postfix_acceptance() {  # Postfix smtpd acceptance without DKIM, next to each issue's own runs (the host drifts)
   note "Postfix without DKIM: $ACCEPT_N messages, $SESS sessions"
   local line; line=$(postfix_run "$ACCEPT_N" off)
   echo "$line"

@@ -583,8 +583,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
         if (closed_) return;
         closed_ = true;
         asio::error_code ec;
-        lowest().shutdown(tcp::socket::shutdown_both, ec);
-        lowest().close(ec);
+        lowest().close(ec);  // cancels what is pending; the kernel sends what was written, then FIN
         timer_.cancel();
         delay_.cancel();
     }
