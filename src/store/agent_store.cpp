@@ -111,11 +111,13 @@ void add_event(Db& db, const std::string& message_id, const std::string& recipie
         .run();
 }
 
-int64_t count_since(Db& db, int64_t since) {
-    auto s = db.prepare("SELECT COUNT(*) FROM messages WHERE created_at > ?");
-    s.bind(1, since);
+// Whether at least `max` messages were created after `since`: counts no further than `max`
+// (a full day's count would walk the day's index entries on every send).
+bool at_least_since(Db& db, int64_t since, int64_t max) {
+    auto s = db.prepare("SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE created_at > ? LIMIT ?)");
+    s.bind(1, since).bind(2, max);
     s.step();
-    return s.int64(0);
+    return s.int64(0) >= max;
 }
 
 // The oldest send inside the window, to tell the caller when a slot frees up.
@@ -136,7 +138,7 @@ void check_rate(Db& db, const RateLimit& limit, int64_t now) {
                             Window{limit.per_day, kDayMs, "day"}}) {
         if (!w.max) continue;
         int64_t since = now - w.ms;
-        if (count_since(db, since) < *w.max) continue;
+        if (!at_least_since(db, since, *w.max)) continue;
         int64_t retry_at = oldest_since(db, since) + w.ms;
         int64_t secs = (retry_at - now + 999) / 1000;
         throw Error{kErrRateLimited,

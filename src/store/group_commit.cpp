@@ -15,7 +15,9 @@ constexpr auto kBackgroundBudget = std::chrono::microseconds(1000);
 constexpr auto kAloneBudget = std::chrono::microseconds(250);
 constexpr size_t kMaxIdleReaders = 8;
 constexpr int kCheckpointFrames = 1000;  // SQLite's own default for automatic checkpoints
-constexpr int kHardFrames = 50000;       // ~200 MB of WAL: the writer checkpoints itself
+// ~50 MB of WAL: the writer takes the copying over from the background pass (which runs niced
+// and may be starved by other work on the machine) and copies it all itself.
+constexpr int kHardFrames = 12000;
 // Left for the writer to copy after a background pass (see run()); a few milliseconds' work.
 constexpr int kCatchUpFrames = 500;
 }  // namespace
@@ -70,11 +72,19 @@ void GroupWriter::checkpoints() {
         {
             std::unique_lock lk(ckpt_mu_);
             ckpt_cv_.wait(lk, [&] { return ckpt_wanted_ || ckpt_stopping_; });
-            if (ckpt_stopping_) return;
+            if (ckpt_stopping_) {
+                ckpt_db_.store(nullptr);
+                return;
+            }
             ckpt_wanted_ = false;
         }
         try {
-            if (!db) db = std::make_unique<Db>(path_);
+            if (!db) {
+                db = std::make_unique<Db>(path_);
+                ckpt_db_.store(db->handle());
+            }
+            std::lock_guard running(ckpt_run_mu_);
+            if (writer_takes_over_.load()) continue;
             // PASSIVE: copies what no reader still needs, never waits for the writer or readers.
             // The generation is read before the pass: if the WAL starts over after it, the
             // writer sees a newer one and ignores this pass's count.
@@ -83,7 +93,7 @@ void GroupWriter::checkpoints() {
             int rc = sqlite3_wal_checkpoint_v2(db->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
             if (rc == SQLITE_OK && copied > 0)
                 backfilled_.store((uint64_t{generation} << 32) | static_cast<uint32_t>(copied));
-            if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_INTERRUPT)  // interrupted: the writer took over
                 spdlog::warn("store {}: checkpoint failed: {}", path_, sqlite3_errmsg(db->handle()));
         } catch (const StoreError& e) {
             spdlog::warn("store {}: checkpoint connection: {}", path_, e.what());
@@ -132,14 +142,17 @@ void GroupWriter::write_async(std::function<void(Db&)> fn, std::function<void(St
 }
 
 // One job; in a savepoint of its own if asked, so that its failure undoes only its own writes.
-// Returns whether it succeeded (else job.error says why).
-bool GroupWriter::run_job(Job& job, bool savepoint) {
+// Says whether it succeeded, failed having changed nothing (a refusal before any write: the
+// group can go on), or failed after changing rows (job.error says why).
+GroupWriter::JobResult GroupWriter::run_job(Job& job, bool savepoint) {
     job.error.reset();
     if (savepoint) db_.prepare("SAVEPOINT job").run();
+    // Rows changed by statements that completed; a statement that fails is undone by SQLite.
+    int64_t changes_before = sqlite3_total_changes64(db_.handle());
     try {
         job.fn(db_);
         if (savepoint) db_.prepare("RELEASE job").run();
-        return true;
+        return JobResult::Done;
     } catch (const Error& e) {
         job.error = e;
     } catch (const StoreError& e) {
@@ -147,11 +160,12 @@ bool GroupWriter::run_job(Job& job, bool savepoint) {
     } catch (const std::exception& e) {
         job.error = Error{kErrInternal, e.what(), ""};
     }
+    bool changed = sqlite3_total_changes64(db_.handle()) != changes_before;
     if (savepoint) {
         db_.prepare("ROLLBACK TO job").run();
         db_.prepare("RELEASE job").run();
     }
-    return false;
+    return changed ? JobResult::FailedAfterWriting : JobResult::Refused;
 }
 
 void GroupWriter::run() {
@@ -181,10 +195,12 @@ void GroupWriter::run() {
             // copy each page the job changes into SQLite's savepoint journal (a temporary file
             // past 64 KiB): writes for nothing in the common case, where no job fails.
             db_.prepare("BEGIN IMMEDIATE").run();
+            // A job that fails before changing anything leaves nothing to undo.
+            auto clean_run = [&](Job& job) { return run_job(job, false) != JobResult::FailedAfterWriting; };
             bool clean = true;
             auto fg_started = std::chrono::steady_clock::now();
             for (auto& job : batch)
-                if (!(clean = run_job(*job, false))) break;
+                if (!(clean = clean_run(*job))) break;
             // Background jobs fill the group, but while foreground jobs are in it or waiting for
             // the next one, only within the budget (at least one, so they always progress).
             // The rest wait for the next group.
@@ -198,11 +214,11 @@ void GroupWriter::run() {
                 return std::chrono::steady_clock::now() - started < budget;
             };
             while (clean && ran < background.size() && may_run_more())
-                clean = run_job(*background[ran++], false);
+                clean = clean_run(*background[ran++]);
             if (!clean) {
-                // A job failed: undo the group and run it again, each job in its own savepoint,
-                // so that only the failed job's writes are lost. (Jobs only write and return
-                // values, so running one twice is harmless; the committed run is the one that counts.)
+                // A job failed after writing: undo the group and run it again, each job in its
+                // own savepoint, so that only the failed job's writes are lost. (Jobs only write
+                // and return values, so running one twice is harmless; the committed run counts.)
                 db_.prepare("ROLLBACK").run();
                 db_.prepare("BEGIN IMMEDIATE").run();
                 for (auto& job : batch) run_job(*job, true);
@@ -250,14 +266,24 @@ void GroupWriter::run() {
         // fsync must also commit the file's growth to the filesystem journal: slow and uneven.
         // So when a pass has left little, the writer copies the rest itself, between groups
         // (its callers are already answered); the next group then rewrites the WAL in place.
-        // The same when the checkpointer has fallen far behind (hard_limit_).
+        // The same when the checkpointer has fallen far behind (hard_limit_): then the writer
+        // interrupts a pass in progress (SQLite lets one checkpoint run at a time) and copies
+        // everything itself, so that the WAL stays bounded however starved the pass is.
         uint64_t pass = backfilled_.load();
         int done = static_cast<int>(pass & 0xffffffffu);
         bool little_left = done > 0 && (pass >> 32) == wal_generation_.load() &&
                            wal_frames_ >= kCheckpointFrames && wal_frames_ - done <= kCatchUpFrames;
-        if (little_left || hard_limit_) {
+        if (hard_limit_) {
             backfilled_.store(0);
             hard_limit_ = false;
+            writer_takes_over_.store(true);
+            while (!ckpt_run_mu_.try_lock_for(std::chrono::milliseconds(1)))
+                if (sqlite3* pass_db = ckpt_db_.load()) sqlite3_interrupt(pass_db);
+            sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            ckpt_run_mu_.unlock();
+            writer_takes_over_.store(false);
+        } else if (little_left) {
+            backfilled_.store(0);
             sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         }
         batch.clear();

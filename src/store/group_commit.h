@@ -3,8 +3,9 @@
 // A GroupWriter owns the single write connection of one database and a thread.
 // Callers hand it a function; the thread runs every function that is waiting
 // inside one transaction, commits once (synchronous=FULL: fsync), and only then
-// wakes the callers. One failure does not undo the others: if a function fails,
-// the group is rolled back and run again with each function in its own savepoint.
+// wakes the callers. One failure does not undo the others: if a function fails
+// after changing rows, the group is rolled back and run again with each function
+// in its own savepoint (one that fails before changing anything is just dropped).
 // So a function may run twice; it must only write to the database and return
 // (or capture) its result, which the committed run sets. Many concurrent sends thus share one fsync without giving up the
 // promise that "queued" means "on disk".
@@ -14,7 +15,8 @@
 //
 // Checkpoints (copying the WAL back into the database file) run on a thread of their own
 // with its own connection, so no commit waits for one; only a WAL that outgrows
-// kHardFrames, because the checkpointer cannot keep up, is checkpointed by the writer itself.
+// kHardFrames (~50 MB), because the checkpointer cannot keep up (it runs niced and other work
+// may starve it), is checkpointed by the writer itself, which interrupts the background pass.
 #pragma once
 
 #include <atomic>
@@ -94,7 +96,8 @@ class GroupWriter {
     // Queues job for the writer unless it is stopping; the caller holds mu_ (lk).
     bool enqueue(std::shared_ptr<Job> job, std::unique_lock<std::mutex>& lk);
     void run();
-    bool run_job(Job& job, bool savepoint);
+    enum class JobResult { Done, Refused, FailedAfterWriting };
+    JobResult run_job(Job& job, bool savepoint);
     void checkpoints();
     static int on_wal(void* self, sqlite3* db, const char* name, int frames);
     std::unique_ptr<Db> acquire_reader();
@@ -121,6 +124,11 @@ class GroupWriter {
     std::atomic<uint32_t> wal_generation_{0};  // times the writer saw the WAL start over
     // The last background pass: the generation it ran in (high 32 bits), frames it had copied.
     std::atomic<uint64_t> backfilled_{0};
+    // Held while a checkpoint copies (SQLite runs one at a time): at the hard limit the writer
+    // sets writer_takes_over_, interrupts the background pass's connection and takes it.
+    std::timed_mutex ckpt_run_mu_;
+    std::atomic<bool> writer_takes_over_{false};
+    std::atomic<sqlite3*> ckpt_db_{nullptr};
     std::thread ckpt_thread_;
 
     std::mutex readers_mu_;
