@@ -15,9 +15,12 @@ constexpr auto kBackgroundBudget = std::chrono::microseconds(1000);
 constexpr auto kAloneBudget = std::chrono::microseconds(250);
 constexpr size_t kMaxIdleReaders = 8;
 constexpr int kCheckpointFrames = 1000;  // SQLite's own default for automatic checkpoints
-// ~50 MB of WAL: the writer takes the copying over from the background pass (which runs niced
+// ~200 MB of WAL: the writer takes the copying over from the background pass (which runs niced
 // and may be starved by other work on the machine) and copies it all itself.
-constexpr int kHardFrames = 12000;
+constexpr int kHardFrames = 50000;
+// How long the writer lets a background pass finish before it interrupts it (an interrupted
+// pass's copies count for nothing: SQLite records a pass's progress only when it ends).
+constexpr auto kTakeOverWait = std::chrono::milliseconds(50);
 // Left for the writer to copy after a background pass (see run()); a few milliseconds' work.
 constexpr int kCatchUpFrames = 500;
 }  // namespace
@@ -274,11 +277,13 @@ void GroupWriter::run() {
         bool little_left = done > 0 && (pass >> 32) == wal_generation_.load() &&
                            wal_frames_ >= kCheckpointFrames && wal_frames_ - done <= kCatchUpFrames;
         if (hard_limit_) {
+            spdlog::debug("store {}: the WAL has {} frames: the writer copies them itself", path_, wal_frames_);
             backfilled_.store(0);
             hard_limit_ = false;
             writer_takes_over_.store(true);
-            while (!ckpt_run_mu_.try_lock_for(std::chrono::milliseconds(1)))
-                if (sqlite3* pass_db = ckpt_db_.load()) sqlite3_interrupt(pass_db);
+            if (!ckpt_run_mu_.try_lock_for(kTakeOverWait))
+                while (!ckpt_run_mu_.try_lock_for(std::chrono::milliseconds(1)))
+                    if (sqlite3* pass_db = ckpt_db_.load()) sqlite3_interrupt(pass_db);
             sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
             ckpt_run_mu_.unlock();
             writer_takes_over_.store(false);

@@ -15,7 +15,7 @@
 //
 // Checkpoints (copying the WAL back into the database file) run on a thread of their own
 // with its own connection, so no commit waits for one; only a WAL that outgrows
-// kHardFrames (~50 MB), because the checkpointer cannot keep up (it runs niced and other work
+// kHardFrames (~200 MB), because the checkpointer cannot keep up (it runs niced and other work
 // may starve it), is checkpointed by the writer itself, which interrupts the background pass.
 #pragma once
 

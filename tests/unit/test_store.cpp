@@ -430,9 +430,10 @@ TEST_CASE("under steady writes the WAL starts over instead of growing", "[store]
     INFO("writes: " << writes << ", WAL restarts: " << seen - first << ", largest WAL: " << largest);
     CHECK(seen >= first + 3);
     // Started over every few thousand frames, or at the latest at the writer's own limit
-    // (~50 MB) when the background pass is starved (two CPU hogs on this machine: the niced
-    // pass never finished, and the WAL grew to 7 GB in a minute before the writer took over).
-    CHECK(largest < 64u * 1024 * 1024);
+    // (~200 MB) when the background pass is starved (with two CPU hogs on this machine the
+    // niced pass never finished, and the WAL grew to 7 GB in a minute before the writer took
+    // over at its limit).
+    CHECK(largest < 256u * 1024 * 1024);
 }
 
 TEST_CASE("the engine's agent list has this process's stores at once and others' within a second", "[store]") {
