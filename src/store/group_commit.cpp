@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "core/threads.h"
 
 namespace ar::store {
@@ -276,20 +278,12 @@ void GroupWriter::run() {
         int done = static_cast<int>(pass & 0xffffffffu);
         bool little_left = done > 0 && (pass >> 32) == wal_generation_.load() &&
                            wal_frames_ >= kCheckpointFrames && wal_frames_ - done <= kCatchUpFrames;
-        if (hard_limit_) {
-            spdlog::debug("store {}: the WAL has {} frames: the writer copies them itself", path_, wal_frames_);
+        if (little_left || hard_limit_) {
             backfilled_.store(0);
-            hard_limit_ = false;
-            writer_takes_over_.store(true);
-            if (!ckpt_run_mu_.try_lock_for(kTakeOverWait))
-                while (!ckpt_run_mu_.try_lock_for(std::chrono::milliseconds(1)))
-                    if (sqlite3* pass_db = ckpt_db_.load()) sqlite3_interrupt(pass_db);
+            std::unique_lock<std::timed_mutex> taken;  // the background pass, when taken over
+            if (std::exchange(hard_limit_, false)) taken = take_over_checkpoints();
             sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-            ckpt_run_mu_.unlock();
             writer_takes_over_.store(false);
-        } else if (little_left) {
-            backfilled_.store(0);
-            sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         }
         batch.clear();
         {
@@ -298,6 +292,19 @@ void GroupWriter::run() {
         }
         idle_cv_.notify_all();
     }
+}
+
+// At the hard limit: lets a background pass in progress finish for kTakeOverWait, then
+// interrupts it until it lets go; the checkpointer starts no new pass until writer_takes_over_
+// is cleared.
+std::unique_lock<std::timed_mutex> GroupWriter::take_over_checkpoints() {
+    spdlog::debug("store {}: the WAL has {} frames: the writer copies them itself", path_, wal_frames_);
+    writer_takes_over_.store(true);
+    std::unique_lock<std::timed_mutex> running(ckpt_run_mu_, std::defer_lock);
+    if (!running.try_lock_for(kTakeOverWait))
+        while (!running.try_lock_for(std::chrono::milliseconds(1)))
+            if (sqlite3* pass_db = ckpt_db_.load()) sqlite3_interrupt(pass_db);
+    return running;
 }
 
 void GroupWriter::drain() {

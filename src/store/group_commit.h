@@ -3,12 +3,14 @@
 // A GroupWriter owns the single write connection of one database and a thread.
 // Callers hand it a function; the thread runs every function that is waiting
 // inside one transaction, commits once (synchronous=FULL: fsync), and only then
-// wakes the callers. One failure does not undo the others: if a function fails
-// after changing rows, the group is rolled back and run again with each function
-// in its own savepoint (one that fails before changing anything is just dropped).
-// So a function may run twice; it must only write to the database and return
-// (or capture) its result, which the committed run sets. Many concurrent sends thus share one fsync without giving up the
-// promise that "queued" means "on disk".
+// wakes the callers. Many concurrent sends thus share one fsync without giving up
+// the promise that "queued" means "on disk".
+//
+// One failure does not undo the others: if a function fails after changing rows,
+// the group is rolled back and run again with each function in its own savepoint
+// (one that fails before changing anything is just dropped). So a function may
+// run twice; it must only write to the database and return (or capture) its
+// result, which the committed run sets.
 //
 // Reads go through a small pool of separate connections (WAL lets them run
 // while the writer writes).
@@ -99,6 +101,7 @@ class GroupWriter {
     enum class JobResult { Done, Refused, FailedAfterWriting };
     JobResult run_job(Job& job, bool savepoint);
     void checkpoints();
+    std::unique_lock<std::timed_mutex> take_over_checkpoints();
     static int on_wal(void* self, sqlite3* db, const char* name, int frames);
     std::unique_ptr<Db> acquire_reader();
     void release_reader(std::unique_ptr<Db> db);
