@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 
+#include "core/callback_batch.h"
+
 namespace ar {
 
 // Calls start(done) and resumes with the value done(T) receives (exactly once, from any
@@ -21,7 +23,8 @@ asio::awaitable<T> await_callback(Start& start) {
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
         auto ex = asio::get_associated_executor(*h);
         std::function<void(T)> done = [h, ex](T value) {
-            asio::post(ex, [h, value = std::move(value)]() mutable { (*h)(std::move(value)); });
+            // Batched when the reporting thread completes many at once (see callback_batch.h).
+            CallbackBatch::post_or_batch(ex, [h, value = std::move(value)]() mutable { (*h)(std::move(value)); });
         };
         start(std::move(done));
     };

@@ -3,17 +3,56 @@
 #include "core/text.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
 namespace ar {
 
 namespace {
+// OpenSSL's generator is asked for a block at a time and each thread hands its block out in
+// pieces: an id costs a copy rather than a trip through the DRBG (its locks, its fork check).
+// A forked child throws its inherited blocks away, so parent and child never share bytes.
+std::atomic<uint64_t> fork_generation{0};
+[[maybe_unused]] const bool fork_hook = [] {
+    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+    return true;
+}();
+
+struct RandomBlock {
+    unsigned char bytes[512];
+    size_t used = sizeof bytes;  // all used: fill first
+    uint64_t generation = 0;
+};
+
+void fill_random(unsigned char* out, size_t n) {
+    thread_local RandomBlock block;
+    if (block.generation != fork_generation.load(std::memory_order_relaxed)) {
+        block.used = sizeof block.bytes;
+        block.generation = fork_generation.load(std::memory_order_relaxed);
+    }
+    while (n > 0) {
+        if (block.used == sizeof block.bytes) {
+            if (RAND_bytes(block.bytes, sizeof block.bytes) != 1)
+                throw std::runtime_error("OpenSSL RAND_bytes failed");
+            block.used = 0;
+        }
+        size_t take = std::min(n, sizeof block.bytes - block.used);
+        std::memcpy(out, block.bytes + block.used, take);
+        std::memset(block.bytes + block.used, 0, take);  // handed out once, kept nowhere
+        block.used += take;
+        out += take;
+        n -= take;
+    }
+}
+
 std::vector<unsigned char> random_bytes(size_t n) {
     std::vector<unsigned char> buf(n);
-    if (RAND_bytes(buf.data(), static_cast<int>(n)) != 1)
-        throw std::runtime_error("OpenSSL RAND_bytes failed");
+    fill_random(buf.data(), n);
     return buf;
 }
 }  // namespace

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <stdexcept>
+
 namespace ar {
 
 std::string ascii_lower(std::string_view s) {
@@ -26,7 +28,10 @@ std::string to_hex(const unsigned char* data, size_t size) {
 std::string sha256_hex(std::string_view data) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+    // Fetched once: EVP_sha256() makes every EVP_Digest look the algorithm up again.
+    static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    if (!sha256 || EVP_Digest(data.data(), data.size(), md, &len, sha256, nullptr) != 1)
+        throw std::runtime_error("OpenSSL SHA-256 failed");
     return to_hex(md, len);
 }
 

@@ -149,13 +149,13 @@ asio::ip::address plain_address(const asio::ip::address& a) {
 // session's work happens on its socket's strand.
 class ServerSession : public std::enable_shared_from_this<ServerSession> {
   public:
-    ServerSession(std::shared_ptr<Server::Impl> server, tcp::socket socket, uint64_t id, bool busy)
+    // remote: the client's address as accept() reported it.
+    ServerSession(std::shared_ptr<Server::Impl> server, tcp::socket socket, const tcp::endpoint& remote,
+                  uint64_t id, bool busy)
         : server_(std::move(server)), limits_(server_->limits), socket_(std::move(socket)),
           timer_(socket_.get_executor()), delay_(socket_.get_executor()), id_(id), busy_(busy) {
         ctx_.kind = server_->kind;
-        asio::error_code ec;
-        auto remote = socket_.remote_endpoint(ec);
-        if (!ec) ctx_.remote = plain_address(remote.address());
+        ctx_.remote = plain_address(remote.address());
         total_deadline_ = SteadyClock::now() + limits_.total_timeout;
     }
 
@@ -802,8 +802,9 @@ awaitable<void> accept_loop(std::shared_ptr<Server::Impl> impl) {
         asio::error_code ec;
         // A named local, not a temporary in the co_await expression (GCC 12 may destroy those twice).
         asio::any_io_executor session_ex = impl->limits.single_thread ? impl->ex : asio::make_strand(impl->ex);
+        tcp::endpoint remote;  // filled by accept() itself: no getpeername later
         tcp::socket socket =
-            co_await impl->acceptor.async_accept(session_ex, asio::redirect_error(use_awaitable, ec));
+            co_await impl->acceptor.async_accept(session_ex, remote, asio::redirect_error(use_awaitable, ec));
         if (ec) {
             if (impl->stopped || !impl->acceptor.is_open()) co_return;
             // Out of descriptors or memory: back off instead of spinning on the error.
@@ -817,7 +818,7 @@ awaitable<void> accept_loop(std::shared_ptr<Server::Impl> impl) {
             std::lock_guard lock(impl->mu);
             bool busy = impl->active >= impl->limits.max_sessions;
             uint64_t id = impl->next_id++;
-            session = std::make_shared<ServerSession>(impl, std::move(socket), id, busy);
+            session = std::make_shared<ServerSession>(impl, std::move(socket), remote, id, busy);
             impl->sessions.emplace(id, session);
             impl->active += 1;
         }

@@ -8,7 +8,7 @@ namespace ar::store {
 
 namespace {
 
-const std::vector<const char*> kAgentMigrations = {
+const std::vector<const char*> kMigrations = {
     // 1: the first schema.
     R"sql(
     CREATE TABLE messages(
@@ -94,6 +94,24 @@ const std::vector<const char*> kAgentMigrations = {
         WHERE status IN ('queued', 'deferred') AND lease_until IS NULL;
     CREATE INDEX recipients_leased ON recipients(lease_until) WHERE lease_until IS NOT NULL;
     DROP INDEX recipients_due;
+    )sql",
+    // 3: a recipient's "queued" event is its row's queued_at, read back as an event rather than
+    // stored (two B-trees and sqlite_sequence less to write on every send); events lose
+    // AUTOINCREMENT (never deleted, so rowids are not reused and seq stays in insertion order).
+    R"sql(
+    CREATE TABLE events_v3(
+        seq INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        recipient TEXT NOT NULL DEFAULT '',
+        at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '');
+    INSERT INTO events_v3(seq, message_id, recipient, at, type, detail)
+        SELECT seq, message_id, recipient, at, type, detail FROM events WHERE type != 'queued';
+    DROP TABLE events;
+    ALTER TABLE events_v3 RENAME TO events;
+    CREATE INDEX events_message ON events(message_id);
+    DELETE FROM sqlite_sequence WHERE name = 'events';
     )sql",
 };
 
@@ -210,8 +228,10 @@ std::string message_status(const std::vector<RecipientRecord>& recipients) {
     return kSuppressed;
 }
 
+const std::vector<const char*>& agent_store_migrations() { return kMigrations; }
+
 AgentStore::AgentStore(const std::string& path)
-    : writer_(path, [](Db& db) { migrate(db, kAgentMigrations, "agent store"); }) {}
+    : writer_(path, [](Db& db) { migrate(db, kMigrations, "agent store"); }) {}
 
 namespace {
 // One message, its recipients and their first events, inside the writer's transaction.
@@ -258,9 +278,9 @@ InsertOutcome insert_in(Db& db, const NewMessage& m, const RateLimit& limit, int
         ins.run();
         if (db.changes() == 0) continue;  // the same address twice
         out.recipients.emplace_back(address, status);
-        add_event(db, m.id, address, m.created_at, status,
-                  is_suppressed ? "on the suppression list: " + reason : "");
+        // A queued recipient's first event is its row (see message()); a suppressed one's is stored.
         if (is_suppressed) {
+            add_event(db, m.id, address, m.created_at, status, "on the suppression list: " + reason);
             db.prepare("INSERT INTO bounces(message_id, recipient, code, enhanced_code, diagnostic, "
                        "bounced_at, kind) VALUES(?, ?, 550, '5.1.1', ?, ?, 'suppressed')")
                 .bind(1, m.id)
@@ -321,10 +341,15 @@ Result<MessageRecord> AgentStore::message(const std::string& id) {
         m.size = s.int64(5);
         m.smtputf8 = s.int64(6) != 0;
         auto r = db.prepare("SELECT address, domain, status, attempts, last_code, last_enhanced_code, "
-                            "last_response, mx_host, next_attempt_at, delivered_at FROM recipients "
-                            "WHERE message_id = ? ORDER BY rowid");
+                            "last_response, mx_host, next_attempt_at, delivered_at, queued_at "
+                            "FROM recipients WHERE message_id = ? ORDER BY rowid");
         r.bind(1, m.id);
-        while (r.step()) m.recipients.push_back(recipient_from_row(r));
+        while (r.step()) {
+            m.recipients.push_back(recipient_from_row(r));
+            // Every recipient not suppressed at the start was queued then (schema version 3).
+            if (m.recipients.back().status != kSuppressed)
+                m.events.push_back(EventRecord{r.int64(10), m.recipients.back().address, kQueued, ""});
+        }
         auto e = db.prepare("SELECT at, recipient, type, detail FROM events WHERE message_id = ? "
                             "ORDER BY seq");
         e.bind(1, m.id);

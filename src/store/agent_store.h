@@ -144,6 +144,9 @@ struct RecipientUpdate {
     bool suppress = false;  // add the address to the suppression list
 };
 
+// The agent store's schema, one SQL script a version (tests build old versions from it).
+const std::vector<const char*>& agent_store_migrations();
+
 class AgentStore {
   public:
     AgentStore(const std::string& path);

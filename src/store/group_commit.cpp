@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "core/callback_batch.h"
 #include "core/threads.h"
 
 namespace ar::store {
@@ -256,13 +257,16 @@ void GroupWriter::run() {
             }
             job->done_cv.notify_one();
         }
-        for (auto& job : batch) {
-            if (!job->on_done) continue;
-            try {
-                if (job->error) job->on_done(*job->error);
-                else job->on_done(Ok{});
-            } catch (const std::exception& e) {
-                spdlog::error("store {}: a completion failed: {}", path_, e.what());
+        {
+            CallbackBatch completions;  // one wake-up per event loop for the whole group
+            for (auto& job : batch) {
+                if (!job->on_done) continue;
+                try {
+                    if (job->error) job->on_done(*job->error);
+                    else job->on_done(Ok{});
+                } catch (const std::exception& e) {
+                    spdlog::error("store {}: a completion failed: {}", path_, e.what());
+                }
             }
         }
         // A background pass never quite finishes under steady writes (the writer appends while

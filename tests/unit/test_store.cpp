@@ -16,6 +16,7 @@
 #include "core/threads.h"
 #include "store/data_dir.h"
 #include "store/group_commit.h"
+#include "store/migrate.h"
 #include "temp_dir.h"
 
 using namespace ar::store;
@@ -303,6 +304,60 @@ TEST_CASE("outcomes update recipients, bounces and the suppression list", "[stor
     CHECK(again->recipients[0].second == kSuppressed);
     auto m2 = s.message("m_2");
     CHECK(message_status(m2->recipients) == kSuppressed);
+    // History: each recipient's queued event (from its row), then the outcomes in order.
+    std::vector<std::string> history;
+    for (const auto& e : m->events) history.push_back(e.type + " " + e.recipient + " " + std::to_string(e.at));
+    CHECK(history == std::vector<std::string>{"queued ok@one.test 1000", "queued gone@one.test 1000",
+                                              "queued later@one.test 1000", "delivered ok@one.test 5000",
+                                              "bounced gone@one.test 5000", "deferred later@one.test 5000"});
+    REQUIRE(m2->events.size() == 1);
+    CHECK(m2->events[0].type == kSuppressed);
+    CHECK(m2->events[0].detail.find("suppression list") != std::string::npos);
+}
+
+TEST_CASE("a version 2 agent store is migrated: stored queued events become the rows' own", "[store]") {
+    TempDir dir;
+    std::string path = dir.path + "/old.db";
+    {
+        // A store as schema version 2 wrote it: a stored queued event per recipient, then outcomes.
+        Db db(path);
+        const auto& all = agent_store_migrations();
+        REQUIRE(all.size() >= 3);
+        migrate(db, {all[0], all[1]}, "old agent store");
+        db.exec("INSERT INTO messages(id, message_id_header, subject, mail_from, raw, size, created_at) "
+                "VALUES('m_old', '<m_old@agents.test>', 's', 'bot@agents.test', 'x', 1, 1000);"
+                "INSERT INTO recipients(message_id, address, domain, status, queued_at, next_attempt_at) "
+                "VALUES('m_old', 'a@one.test', 'one.test', 'delivered', 1000, NULL),"
+                "      ('m_old', 'b@one.test', 'one.test', 'queued', 1000, 1000);"
+                "INSERT INTO events(message_id, recipient, at, type, detail) VALUES"
+                "  ('m_old', 'a@one.test', 1000, 'queued', ''), ('m_old', 'b@one.test', 1000, 'queued', ''),"
+                "  ('m_old', 'a@one.test', 2000, 'delivered', '250 ok');");
+        REQUIRE(db.user_version() == 2);
+    }
+    AgentStore s(path);
+    auto m = s.message("m_old");
+    REQUIRE(m);
+    std::vector<std::string> history;
+    for (const auto& e : m->events) history.push_back(e.type + " " + e.recipient + " " + e.detail);
+    CHECK(history == std::vector<std::string>{"queued a@one.test ", "queued b@one.test ", "delivered a@one.test 250 ok"});
+    // New events follow the old ones, and new sends store no queued event.
+    RecipientUpdate u;
+    u.message_id = "m_old";
+    u.address = "b@one.test";
+    u.at = 3000;
+    u.status = kDelivered;
+    u.event_type = "delivered";
+    REQUIRE(s.apply({u}));
+    REQUIRE(s.insert_message(make_message("m_new", 4000), {}, 1));
+    m = s.message("m_old");
+    REQUIRE(m->events.size() == 4);
+    CHECK(m->events[3].recipient == "b@one.test");
+    CHECK(m->events[3].at == 3000);
+    Db db(path, true);
+    CHECK(db.user_version() == static_cast<int>(agent_store_migrations().size()));
+    auto stored = db.prepare("SELECT COUNT(*) FROM events WHERE type = 'queued'");
+    REQUIRE(stored.step());
+    CHECK(stored.int64(0) == 0);
 }
 
 TEST_CASE("a message's status follows its recipients", "[store]") {
