@@ -12,7 +12,8 @@ namespace ar::cli {
 
 std::vector<FlagSpec> delivery_flags() {
     return {{"dns"},           {"smtp-port"}, {"route", true, true}, {"retry-initial"},
-            {"retry-max"},     {"max-age"},   {"config"},            {"helo-name"}};
+            {"retry-max"},     {"max-age"},   {"config"},            {"helo-name"},
+            {"retention"}};
 }
 
 namespace {
@@ -51,7 +52,8 @@ Result<delivery::DeliveryConfig> delivery_config(const Args& args) {
         const char* flag;
         std::chrono::milliseconds* out;
     };
-    for (D d : {D{"retry-initial", &cfg.retry_initial}, D{"retry-max", &cfg.retry_max}, D{"max-age", &cfg.max_age}}) {
+    for (D d : {D{"retry-initial", &cfg.retry_initial}, D{"retry-max", &cfg.retry_max}, D{"max-age", &cfg.max_age},
+                D{"retention", &cfg.retention}}) {
         if (auto v = args.get(d.flag)) {
             auto dur = delivery::parse_duration(*v);
             if (!dur) return invalid(d.flag, std::string("--") + d.flag + ": " + dur.error().message);
@@ -59,6 +61,8 @@ Result<delivery::DeliveryConfig> delivery_config(const Args& args) {
         }
     }
     if (auto h = args.get("helo-name")) cfg.helo_name = *h;
+    if (auto st = delivery::check_retention(cfg.retention); !st)
+        return invalid("retention", "--" + st.error().message);
     if (cfg.retry_initial.count() <= 0) return invalid("retry-initial", "--retry-initial must be positive");
     if (cfg.retry_max < cfg.retry_initial)
         return invalid("retry-max", "--retry-max must not be shorter than --retry-initial");

@@ -44,6 +44,8 @@ Delivery options:
   --route DOMAIN=HOST:PORT         fixed next hop for DOMAIN, repeatable; DOMAIN '*' = smarthost
   --retry-initial DUR --retry-max DUR --max-age DUR   (DUR like 500ms, 30s, 5m, 4h, 5d)
   --helo-name NAME                 our name in EHLO (default: the hosted domain)
+  --retention DUR                  keep finished messages, inbox mail and bounces this long
+                                   (default 30d; 0d keeps everything; at least 1d)
   --config FILE                    the same settings as a JSON file; flags win
 )";
 

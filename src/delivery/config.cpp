@@ -100,6 +100,13 @@ Result<Route> parse_route(std::string_view s) {
     return r;
 }
 
+Status check_retention(std::chrono::milliseconds d) {
+    if (d.count() != 0 && d < std::chrono::hours(24))
+        return invalid("retention", "retention must be at least 1d (the idempotency window), or 0 to keep "
+                                    "everything; got " + std::to_string(d.count()) + " ms");
+    return Ok{};
+}
+
 Status apply_json(DeliveryConfig& cfg, const nlohmann::json& j) {
     try {
         if (j.contains("dns")) {
@@ -115,13 +122,15 @@ Status apply_json(DeliveryConfig& cfg, const nlohmann::json& j) {
                                "delivery_priority must be \"background\" or \"normal\", got \"" + p + "\"");
             cfg.background_priority = p == "background";
         }
-        for (const char* key : {"retry_initial", "retry_max", "max_age"}) {
+        for (const char* key : {"retry_initial", "retry_max", "max_age", "retention"}) {
             if (!j.contains(key)) continue;
             auto d = parse_duration(j.at(key).get<std::string>());
             if (!d) return invalid(key, std::string(key) + ": " + d.error().message);
             if (std::string(key) == "retry_initial") cfg.retry_initial = *d;
             else if (std::string(key) == "retry_max") cfg.retry_max = *d;
-            else cfg.max_age = *d;
+            else if (std::string(key) == "max_age") cfg.max_age = *d;
+            else if (auto st = check_retention(*d); !st) return st;
+            else cfg.retention = *d;
         }
         if (j.contains("routes")) {
             for (const auto& r : j.at("routes")) {

@@ -40,6 +40,9 @@ struct DeliveryConfig {
     std::chrono::milliseconds retry_initial{std::chrono::minutes(5)};
     std::chrono::milliseconds retry_max{std::chrono::hours(1)};
     std::chrono::milliseconds max_age{std::chrono::hours(24 * 5)};
+    // How long finished messages, inbox messages and bounces are kept (0: for ever); at least
+    // a day (the idempotency window).
+    std::chrono::milliseconds retention{std::chrono::hours(24 * 30)};
     std::string helo_name;  // default: the hosted domain
     DestinationPolicy default_policy;
     std::map<std::string, DestinationPolicy> policies;  // by recipient domain (lowercased)
@@ -58,6 +61,8 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view s);
 Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view s);
 // "DOMAIN=HOST:PORT".
 Result<Route> parse_route(std::string_view s);
+// A retention is 0 (keep everything) or at least a day.
+Status check_retention(std::chrono::milliseconds d);
 // Applies a --config JSON object's delivery settings onto cfg.
 Status apply_json(DeliveryConfig& cfg, const nlohmann::json& j);
 

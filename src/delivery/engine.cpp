@@ -41,6 +41,10 @@ constexpr auto kPollInterval = std::chrono::seconds(1);  // finds work other pro
 constexpr auto kGatherDelay = std::chrono::milliseconds(5);  // after a notify, before claiming
 constexpr auto kIdleConnection = std::chrono::seconds(2);  // an idle connection waits this long
 constexpr int64_t kStaleLeaseCheckMs = 10'000;
+// Retention: each store is purged of what is older than the retention once an hour, in
+// batches; a backlog (a first run on a large store) goes on batch by batch at later scans.
+constexpr int64_t kPurgeIntervalMs = 3'600'000;
+constexpr int kPurgeBatch = 500;
 
 std::string hostname() {
     char buf[256] = {};
@@ -142,6 +146,8 @@ struct Engine::Impl {
     std::string signers_fingerprint;  // the active selectors the signers were made from
     std::string secret;
     int64_t stale_checked_at = 0;
+    int64_t purged_at = 0;     // the last retention pass (0: none yet, so one runs at start)
+    bool purge_more = false;   // the last pass left more to delete
 
     Impl(Relay& r, DeliveryConfig c, const Clock& cl, asio::io_context& i)
         : relay(r), cfg(std::move(c)), clock(cl), io(i), resolver(i.get_executor(), cfg.dns_servers),
@@ -218,6 +224,10 @@ struct Engine::Impl {
             stale_checked_at = now;
             release_dead_leases();
         }
+        if (cfg.retention.count() > 0 && (purge_more || now - purged_at > kPurgeIntervalMs)) {
+            purged_at = now;
+            purge_more = purge_expired(now - cfg.retention.count());
+        }
         for (const auto& agent : relay.data().agent_names()) {
             if (in_flight >= kMaxInFlight) break;
             auto store = relay.data().agent_store(agent);
@@ -248,6 +258,26 @@ struct Engine::Impl {
 
     // Leases held by processes on this host that no longer run are released at once,
     // so a crash (kill -9) delays nothing: the next scan picks the mail up again.
+    // One batch per store of what the retention lets go; true if any store has more.
+    bool purge_expired(int64_t before_ms) {
+        bool more = false;
+        for (const auto& agent : relay.data().agent_names()) {
+            auto store = relay.data().agent_store(agent);
+            if (!store) continue;
+            auto n = (*store)->purge_before(before_ms, kPurgeBatch);
+            if (!n) {
+                spdlog::warn("retention: purging {}: {}", agent, n.error().message);
+                continue;
+            }
+            if (n->messages + n->inbox + n->bounces > 0)
+                spdlog::info("retention: removed {} sent messages, {} inbox messages and {} bounces of {} "
+                             "older than {} days",
+                             n->messages, n->inbox, n->bounces, agent, cfg.retention.count() / 86'400'000);
+            more = more || n->more;
+        }
+        return more;
+    }
+
     void release_dead_leases() {
         for (const auto& agent : relay.data().agent_names()) {
             auto store = relay.data().agent_store(agent);

@@ -112,6 +112,7 @@ const std::vector<const char*> kMigrations = {
     ALTER TABLE events_v3 RENAME TO events;
     CREATE INDEX events_message ON events(message_id);
     DELETE FROM sqlite_sequence WHERE name = 'events';
+    CREATE INDEX idempotency_created ON idempotency(created_at);
     )sql",
 };
 
@@ -562,6 +563,52 @@ Status AgentStore::release_leases_if(const std::function<bool(const std::string&
             s.reset();
             s.bind(1, o).run();
         }
+    });
+}
+
+Result<PurgeCount> AgentStore::purge_before(int64_t before_ms, int limit) {
+    return writer_.write_value<PurgeCount>([&](Db& db) {
+        PurgeCount n;
+        // The oldest messages first (messages_created), each only if no recipient is pending.
+        auto old = db.prepare(
+            "SELECT id FROM messages m WHERE created_at < ? AND NOT EXISTS ("
+            "  SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred')) "
+            "ORDER BY created_at LIMIT ?");
+        old.bind(1, before_ms).bind(2, limit);
+        std::vector<std::string> ids;
+        while (old.step()) ids.push_back(old.text(0));
+        for (const char* sql : {"DELETE FROM events WHERE message_id = ?", "DELETE FROM recipients WHERE message_id = ?",
+                                "DELETE FROM messages WHERE id = ?"}) {
+            auto del = db.prepare(sql);
+            for (const auto& id : ids) {
+                del.reset();
+                del.bind(1, id).run();
+            }
+        }
+        n.messages = static_cast<int64_t>(ids.size());
+        // Idempotency keys: each is a row of its own, dated like its message.
+        db.prepare("DELETE FROM idempotency WHERE rowid IN ("
+                   "  SELECT rowid FROM idempotency WHERE created_at < ? ORDER BY created_at LIMIT ?)")
+            .bind(1, before_ms)
+            .bind(2, limit)
+            .run();
+        bool more_keys = db.changes() >= limit;
+        // Inbox and bounces grow in time order (seq), so the oldest are at the front.
+        db.prepare("DELETE FROM inbox WHERE seq IN ("
+                   "  SELECT seq FROM (SELECT seq, received_at FROM inbox ORDER BY seq LIMIT ?) "
+                   "  WHERE received_at < ?)")
+            .bind(1, limit)
+            .bind(2, before_ms)
+            .run();
+        n.inbox = db.changes();
+        db.prepare("DELETE FROM bounces WHERE seq IN ("
+                   "  SELECT seq FROM bounces WHERE bounced_at < ? ORDER BY bounced_at LIMIT ?)")
+            .bind(1, before_ms)
+            .bind(2, limit)
+            .run();
+        n.bounces = db.changes();
+        n.more = n.messages >= limit || n.inbox >= limit || n.bounces >= limit || more_keys;
+        return n;
     });
 }
 

@@ -144,6 +144,13 @@ struct RecipientUpdate {
     bool suppress = false;  // add the address to the suppression list
 };
 
+struct PurgeCount {
+    int64_t messages = 0;
+    int64_t inbox = 0;
+    int64_t bounces = 0;
+    bool more = false;
+};
+
 // The agent store's schema, one SQL script a version (tests build old versions from it).
 const std::vector<const char*>& agent_store_migrations();
 
@@ -180,6 +187,11 @@ class AgentStore {
     void apply_async(std::vector<RecipientUpdate> updates, std::function<void(Status)> done);
     // Clears the leases whose owner `dead(owner)` says no longer runs.
     Status release_leases_if(const std::function<bool(const std::string& owner)>& dead);
+    // Retention: deletes what is older than before_ms and finished with: messages whose every
+    // recipient is final (with their recipients, events and idempotency keys), inbox messages
+    // and bounces; at most `limit` of each kind a call (more: there is more to delete). The
+    // suppression list is kept.
+    Result<PurgeCount> purge_before(int64_t before_ms, int limit);
     std::optional<int64_t> next_due_at();
     Result<int64_t> count_by_status(const std::string& status);
 

@@ -42,6 +42,21 @@ TEST_CASE("delivery runs in the background unless configured to compete with the
     CHECK(bad.error().message.find("\"background\" or \"normal\"") != std::string::npos);
 }
 
+TEST_CASE("retention is 30 days unless configured: 0d keeps everything, less than a day is refused", "[delivery]") {
+    using namespace std::chrono;
+    DeliveryConfig cfg;
+    CHECK(cfg.retention == hours(24 * 30));
+    REQUIRE(apply_json(cfg, nlohmann::json{{"retention", "7d"}}));
+    CHECK(cfg.retention == hours(24 * 7));
+    REQUIRE(apply_json(cfg, nlohmann::json{{"retention", "0d"}}));
+    CHECK(cfg.retention.count() == 0);
+    auto bad = apply_json(cfg, nlohmann::json{{"retention", "12h"}});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().field == "retention");
+    CHECK(bad.error().message.find("at least 1d") != std::string::npos);
+    CHECK(cfg.retention.count() == 0);  // unchanged by the refused value
+}
+
 TEST_CASE("backoff doubles from retry-initial up to retry-max, with jitter", "[delivery]") {
     DeliveryConfig cfg;
     cfg.retry_initial = std::chrono::seconds(60);

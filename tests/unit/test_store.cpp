@@ -607,3 +607,72 @@ TEST_CASE("a write refused before it changes anything costs its group no second 
     REQUIRE(count);
     CHECK(*count == kWrites - kWrites / 5);
 }
+
+TEST_CASE("retention removes what is old and finished, in batches, and keeps what is pending", "[store]") {
+    TempDir dir;
+    AgentStore s(dir.path + "/a.db");
+    // Old and delivered, old and still pending, old with an idempotency key, and new.
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(s.insert_message(make_message("m_old" + std::to_string(i), 1000 + i), {}, 1));
+    REQUIRE(s.insert_message(make_message("m_pending", 1000), {}, 1));
+    auto keyed = make_message("m_keyed", 1500);
+    keyed.idempotency_key = "k1";
+    REQUIRE(s.insert_message(keyed, {}, 1));
+    REQUIRE(s.insert_message(make_message("m_new", 9000), {}, 1));
+    std::vector<RecipientUpdate> ups;
+    for (std::string id : {"m_old0", "m_old1", "m_old2", "m_old3", "m_old4", "m_keyed", "m_new"}) {
+        RecipientUpdate u;
+        u.message_id = id;
+        u.address = "a@example.test";
+        u.at = 2000;
+        u.status = id == "m_old1" ? kBounced : kDelivered;
+        u.code = id == "m_old1" ? 550 : 250;
+        u.event_type = id == "m_old1" ? "bounced" : "delivered";
+        if (id == "m_old1") u.bounce_kind = "hard";
+        ups.push_back(u);
+    }
+    REQUIRE(s.apply(ups));
+    for (int i = 0; i < 3; ++i) {
+        InboxRecord r;
+        r.id = "i_" + std::to_string(i);
+        r.delivery_key = "d" + std::to_string(i);
+        r.received_at = i < 2 ? 1000 + i : 9000;
+        REQUIRE(s.insert_inbox(r));
+    }
+    // Batches of 4: the first leaves more behind, the next finishes.
+    auto first = s.purge_before(5000, 4);
+    REQUIRE(first);
+    CHECK(first->messages == 4);
+    CHECK(first->more);
+    auto second = s.purge_before(5000, 4);
+    REQUIRE(second);
+    CHECK(first->messages + second->messages == 6);  // five old ones and the keyed one
+    CHECK(first->inbox + second->inbox == 2);
+    CHECK(first->bounces + second->bounces == 1);
+    CHECK_FALSE(second->more);
+    for (std::string id : {"m_old0", "m_old1", "m_old4", "m_keyed"}) CHECK_FALSE(s.message(id));
+    REQUIRE(s.message("m_pending"));
+    CHECK(s.message("m_pending")->recipients.size() == 1);
+    REQUIRE(s.message("m_new"));
+    CHECK(s.message("m_new")->events.size() == 2);  // queued, delivered
+    auto inbox = s.inbox(false, std::nullopt, 10);
+    REQUIRE(inbox);
+    REQUIRE(inbox->size() == 1);
+    CHECK((*inbox)[0].id == "i_2");
+    auto bounces = s.bounces(std::nullopt, std::nullopt, 10);
+    REQUIRE(bounces);
+    CHECK(bounces->empty());
+    // Nothing of the removed messages is left in any table.
+    Db db(dir.path + "/a.db", true);
+    for (const char* sql : {"SELECT COUNT(*) FROM recipients WHERE message_id LIKE 'm_old%' OR message_id = 'm_keyed'",
+                            "SELECT COUNT(*) FROM events WHERE message_id LIKE 'm_old%' OR message_id = 'm_keyed'",
+                            "SELECT COUNT(*) FROM idempotency"}) {
+        auto q = db.prepare(sql);
+        REQUIRE(q.step());
+        CHECK(q.int64(0) == 0);
+    }
+    // Another pass finds nothing more.
+    auto third = s.purge_before(5000, 4);
+    REQUIRE(third);
+    CHECK(third->messages + third->inbox + third->bounces == 0);
+}
