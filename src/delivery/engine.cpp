@@ -256,8 +256,6 @@ struct Engine::Impl {
         return jobs;
     }
 
-    // Leases held by processes on this host that no longer run are released at once,
-    // so a crash (kill -9) delays nothing: the next scan picks the mail up again.
     // One batch per store of what the retention lets go; true if any store has more.
     bool purge_expired(int64_t before_ms) {
         bool more = false;
@@ -278,6 +276,8 @@ struct Engine::Impl {
         return more;
     }
 
+    // Leases held by processes on this host that no longer run are released at once,
+    // so a crash (kill -9) delays nothing: the next scan picks the mail up again.
     void release_dead_leases() {
         for (const auto& agent : relay.data().agent_names()) {
             auto store = relay.data().agent_store(agent);
