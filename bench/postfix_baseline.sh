@@ -30,6 +30,8 @@ SINK_PORT=${SINK_PORT:-10026}
 MILTER_PORT=${MILTER_PORT:-10027}
 
 die() { echo "postfix_baseline: $*" >&2; exit 1; }
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 [[ $(id -u) == 0 ]] || die "run as root (Postfix needs it)"
 for b in /usr/sbin/postfix /usr/sbin/smtp-source /usr/sbin/smtp-sink /usr/sbin/postqueue; do
   [[ -x $b ]] || die "missing $b (apt-get install postfix)"
@@ -43,8 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-listening() { ss -Hltn "sport = :$1" | grep -q .; }
-wait_listen() { for _ in $(seq 200); do listening "$1" && return 0; sleep 0.05; done; die "nothing listens on $1"; }
 for p in $PF_PORT $SINK_PORT $MILTER_PORT; do listening "$p" && die "port $p is busy"; done
 
 rm -rf "$PF_DIR"
@@ -179,7 +179,6 @@ for run in $(seq "$RUNS"); do
     printf "postfix run %d: accepted %d in %.3f s (%.1f msg/s); delivered in %.3f s (%.1f msg/s); dkim=%s\n",
            r, n, a, n/a, c, n/c, dk }'
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END { print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2) }'; }
 awk -v n="$N" -v a="$(median "${accs[@]}")" -v c="$(median "${dels[@]}")" -v dk="$DKIM" -v r="$RUNS" 'BEGIN {
   printf "postfix: accepted %d in %.3f s (%.1f msg/s); delivered in %.3f s (%.1f msg/s); dkim=%s (median of %d runs)\n",
          n, a, n/a, c, n/c, dk, r }'

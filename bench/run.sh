@@ -43,6 +43,8 @@ SEND_LOAD=$BUILD/bench/send_load
 PY=/usr/bin/python3
 
 die() { echo "run.sh: ERROR: $*" >&2; exit 1; }
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 note() { echo "run.sh: $*" >&2; }
 [[ $(id -u) == 0 ]] || die "run as root (it installs packages and runs a private Postfix)"
 
@@ -84,11 +86,6 @@ cleanup() { local p; for p in "${PIDS[@]}"; do stop_pid "$p"; done; PIDS=(); }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-listening() { ss -Hltn "sport = :$1" | grep -q .; }
-wait_listen() {
-  local i; for i in $(seq 300); do listening "$1" && return 0; sleep 0.05; done
-  die "nothing listens on 127.0.0.1:$1"
-}
 for p in $HTTP_PORT $SINK_PORT $SLOW_PORT $HOLD_PORT $SUB_PORT; do listening "$p" && die "port $p is busy"; done
 
 if [[ -e $WORK ]]; then
@@ -167,7 +164,6 @@ field_rate() {  # field_rate LINE WORD -> the msg/s after "WORD ... in X s (Y ms
   sed -n "s/.*$2 [0-9]* *in [0-9.]* s (\([0-9.]*\) msg\/s).*/\1/p; s/.*$2 in [0-9.]* s (\([0-9.]*\) msg\/s).*/\1/p" <<<"$1" | head -1
 }
 verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b ? "MET" : "MISSED") }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END { print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2) }'; }
 
 # http_load CLIENTS SECONDS: wrk (an event-loop load generator: it takes little of the CPU the
 # relay is measured on) keeps CLIENTS connections busy with $WORK/send.lua's POST for SECONDS.

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "core/await_callback.h"
+#include "core/run_on_pool.h"
 #include "core/ids.h"
 #include "core/metrics.h"
 #include "core/threads.h"
@@ -165,22 +166,9 @@ struct Engine::Impl {
         pool.join();
     }
 
-    // Runs f on the worker pool and resumes on the event loop with its result. f is taken by
-    // reference and must be a named local of the caller: GCC 12 destroys temporaries with
-    // non-trivial destructors twice when they appear in a co_await expression, so no lambda
-    // with captures (nor any other such temporary) is ever passed to a coroutine here.
-    template <class F>
-    asio::awaitable<std::invoke_result_t<F&>> offload(F& f) {
-        using R = std::invoke_result_t<F&>;
-        F* fp = &f;
-        co_return co_await asio::co_spawn(
-            pool.get_executor(),
-            [fp, background = cfg.background_priority]() -> asio::awaitable<R> {
-                name_this_thread("ar-sign");
-                if (background) lower_this_thread_priority();
-                co_return (*fp)();
-            },
-            asio::use_awaitable);
+    // Runs f on the worker pool (named ar-sign) and resumes on the event loop with its result.
+    template <class F> asio::awaitable<std::invoke_result_t<F&>> offload(F& f) {
+        return run_on_pool(pool, f, "ar-sign", cfg.background_priority);
     }
 
     void spawn(asio::awaitable<void> a) { asio::co_spawn(io, std::move(a), log_exception); }

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "core/await_callback.h"
+#include "core/run_on_pool.h"
 #include "core/ids.h"
 #include "core/text.h"
 #include "core/threads.h"
@@ -33,20 +34,6 @@ ServerReply reply_for(const Error& e) {
     if (e.code == kErrInvalid) return {554, "5.6.0", e.message};
     if (e.code == kErrNotFound) return {550, "5.1.1", e.message};
     return {451, "4.3.0", "temporary failure, try again later: " + e.message};
-}
-
-// Runs f on the worker pool; the coroutine resumes on its own executor. f is a named local of
-// the caller, taken by reference: GCC 12 destroys temporaries with non-trivial destructors
-// twice when they appear in a co_await expression, so no capturing lambda is passed by value.
-template <class F> asio::awaitable<ServerReply> on_pool(asio::thread_pool& pool, F& f) {
-    F* fp = &f;
-    co_return co_await asio::co_spawn(
-        pool.get_executor(),
-        [fp]() -> asio::awaitable<ServerReply> {
-            name_this_thread("ar-submit");
-            co_return (*fp)();
-        },
-        asio::use_awaitable);
 }
 
 class SubmissionHandler final : public smtp::Handler {
@@ -106,7 +93,7 @@ class SubmissionHandler final : public smtp::Handler {
                 if (!r) return reply_for(r.error());
                 return ServerReply{250, "2.0.0", "Ok: queued as " + r->message_id};
             };
-            co_return co_await on_pool(pool_, submit);
+            co_return co_await run_on_pool(pool_, submit, "ar-submit");
         }
         // Otherwise no thread waits for the commit: the store's writer posts the outcome back.
         auto submit_async = [&](std::function<void(Result<SendResult>)> done) {
@@ -172,7 +159,7 @@ class InboundHandler final : public smtp::Handler {
                                " (agentrelay) with " + (ctx.tls ? "ESMTPS" : "ESMTP") + ";\r\n\t" +
                                mime::format_date(relay_.clock().now_ms()) + "\r\n";
         auto store = [&] { return deliver(message, received + message.data); };
-        co_return co_await on_pool(pool_, store);
+        co_return co_await run_on_pool(pool_, store, "ar-submit");
     }
 
   private:

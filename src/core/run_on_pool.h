@@ -1,0 +1,31 @@
+// run_on_pool.h: running blocking work on a thread pool from an Asio coroutine.
+#pragma once
+
+#include <asio.hpp>
+#include <type_traits>
+
+#include "core/threads.h"
+
+namespace ar {
+
+// Runs f on pool and resumes the calling coroutine on its own executor with f's result. The
+// pool thread is named thread_name (for top -H and perf); with background, it runs at idle
+// CPU priority (lower_this_thread_priority). f is a named local of the caller, taken by
+// reference: GCC 12 destroys temporaries with non-trivial destructors twice when they appear
+// in a co_await expression, so no capturing lambda is ever passed by value here.
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> run_on_pool(asio::thread_pool& pool, F& f, const char* thread_name,
+                                                      bool background = false) {
+    using R = std::invoke_result_t<F&>;
+    F* fp = &f;
+    co_return co_await asio::co_spawn(
+        pool.get_executor(),
+        [fp, thread_name, background]() -> asio::awaitable<R> {
+            name_this_thread(thread_name);
+            if (background) lower_this_thread_priority();
+            co_return (*fp)();
+        },
+        asio::use_awaitable);
+}
+
+}  // namespace ar
