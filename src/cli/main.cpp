@@ -19,6 +19,7 @@ usage: agentrelay COMMAND [options]     (agentrelay COMMAND --help for each)
   mcp --data DIR [--agent NAME]         one agent's MCP session over stdio
   dkim list|rotate|activate             DKIM keys of the hosted domain
   doctor --data DIR                     check the domain's published DNS records
+  queue list|retry --data DIR           the delivery queue (like mailq), and retrying it now
   version                               print the version
 )";
 
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
         if (cmd == "mcp") return ar::cli::cmd_mcp(rest);
         if (cmd == "dkim") return ar::cli::cmd_dkim(rest);
         if (cmd == "doctor") return ar::cli::cmd_doctor(rest);
+        if (cmd == "queue") return ar::cli::cmd_queue(rest);
         if (cmd == "version" || cmd == "--version") {
             std::cout << "agentrelay " << AGENTRELAY_VERSION << "\n";
             return 0;

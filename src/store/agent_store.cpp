@@ -612,6 +612,34 @@ Result<PurgeCount> AgentStore::purge_before(int64_t before_ms, int limit) {
     });
 }
 
+Result<std::vector<PendingRecipient>> AgentStore::pending(int limit) {
+    return writer_.read<std::vector<PendingRecipient>>([&](Db& db) {
+        std::vector<PendingRecipient> out;
+        // Each query walks its own partial index (recipients_leased, recipients_free).
+        for (const char* where : {"lease_until IS NOT NULL AND status IN ('queued', 'deferred') ORDER BY lease_until",
+                                  "status IN ('queued', 'deferred') AND lease_until IS NULL ORDER BY next_attempt_at"}) {
+            auto s = db.prepare(std::string("SELECT message_id, address, status, attempts, queued_at, next_attempt_at, "
+                                            "last_code, last_response, lease_until IS NOT NULL FROM recipients WHERE ") +
+                                where + " LIMIT ?");
+            s.bind(1, limit - static_cast<int>(out.size()));
+            while (s.step())
+                out.push_back(PendingRecipient{s.text(0), s.text(1), s.text(2), s.int64(3), s.int64(4),
+                                               s.opt_int64(5), s.opt_int64(6), s.text(7), s.int64(8) != 0});
+        }
+        return out;
+    });
+}
+
+Result<int64_t> AgentStore::retry_now(int64_t now_ms) {
+    return writer_.write_value<int64_t>([&](Db& db) {
+        db.prepare("UPDATE recipients SET next_attempt_at = ?1 WHERE status IN ('queued', 'deferred') "
+                   "AND lease_until IS NULL AND next_attempt_at > ?1")
+            .bind(1, now_ms)
+            .run();
+        return static_cast<int64_t>(db.changes());
+    });
+}
+
 std::optional<int64_t> AgentStore::next_due_at() {
     auto r = writer_.read<std::optional<int64_t>>([&](Db& db) {
         // The earliest free due time, and the earliest end of a lease (a leased recipient is

@@ -144,6 +144,19 @@ struct RecipientUpdate {
     bool suppress = false;  // add the address to the suppression list
 };
 
+// A recipient still to be delivered, as `agentrelay queue list` shows it.
+struct PendingRecipient {
+    std::string message_id;
+    std::string address;
+    std::string status;  // queued or deferred
+    int64_t attempts = 0;
+    int64_t queued_at = 0;
+    std::optional<int64_t> next_attempt_at;
+    std::optional<int64_t> last_code;
+    std::string last_response;
+    bool in_flight = false;  // leased: a delivery is under way
+};
+
 struct PurgeCount {
     int64_t messages = 0;
     int64_t inbox = 0;
@@ -193,6 +206,11 @@ class AgentStore {
     // suppression list is kept.
     Result<PurgeCount> purge_before(int64_t before_ms, int limit);
     std::optional<int64_t> next_due_at();
+    // The queue (like Postfix's mailq): recipients in flight first, then the waiting ones by
+    // their next attempt; at most `limit`.
+    Result<std::vector<PendingRecipient>> pending(int limit);
+    // Makes every waiting recipient due at now_ms (like postqueue -f); returns how many.
+    Result<int64_t> retry_now(int64_t now_ms);
     Result<int64_t> count_by_status(const std::string& status);
 
     bool is_suppressed(const std::string& address);

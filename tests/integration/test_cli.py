@@ -76,6 +76,8 @@ class UsageTest(unittest.TestCase):
             [BIN, "agent", "--data", "/tmp"],
             [BIN, "mcp", "--data", "/nonexistent", "--retry-initial", "soon", "--agent", "x"],
             [BIN, "serve", "--data", "/nonexistent", "--http", "nowhere"],
+            [BIN, "queue", "--data", "/tmp"],
+            [BIN, "queue", "list", "--bogus"],
         ]
         for argv in cases:
             code, out, err = exit_code(argv)
@@ -84,7 +86,7 @@ class UsageTest(unittest.TestCase):
             self.assertTrue(err.startswith("agentrelay: "), err)
 
     def test_help_on_every_command(self):
-        for cmd in (["init"], ["agent"], ["serve"], ["mcp"], ["dkim"], ["doctor"]):
+        for cmd in (["init"], ["agent"], ["serve"], ["mcp"], ["dkim"], ["doctor"], ["queue"]):
             code, out, _ = exit_code([BIN, *cmd, "--help"])
             self.assertEqual(code, 0, cmd)
             self.assertIn("usage: agentrelay " + cmd[0], out)

@@ -676,3 +676,49 @@ TEST_CASE("retention removes what is old and finished, in batches, and keeps wha
     REQUIRE(third);
     CHECK(third->messages + third->inbox + third->bounces == 0);
 }
+
+TEST_CASE("the queue lists recipients in flight first, then by next attempt, and retry makes them due", "[store]") {
+    TempDir dir;
+    AgentStore s(dir.path + "/a.db");
+    REQUIRE(s.insert_message(make_message("m_a", 1000, {"a@one.test", "b@one.test"}), {}, 1));
+    REQUIRE(s.insert_message(make_message("m_b", 2000, {"c@two.test"}), {}, 1));
+    // b is deferred to 9000, c is claimed (in flight), a waits from 1000.
+    RecipientUpdate u;
+    u.message_id = "m_a";
+    u.address = "b@one.test";
+    u.at = 3000;
+    u.status = kDeferred;
+    u.code = 451;
+    u.response = "451 4.7.1 try later";
+    u.next_attempt_at = 9000;
+    u.event_type = "deferred";
+    REQUIRE(s.apply({u}));
+    auto claimed = s.claim_due("me", 2500, 60'000, 10);
+    REQUIRE(claimed);
+    REQUIRE(claimed->size() == 2);  // a and c are due at 2500
+    REQUIRE(s.release("me", {(*claimed)[0]}));  // a goes back to waiting
+    auto q = s.pending(10);
+    REQUIRE(q);
+    REQUIRE(q->size() == 3);
+    CHECK((*q)[0].address == (*claimed)[1].address);
+    CHECK((*q)[0].in_flight);
+    CHECK((*q)[1].address == (*claimed)[0].address);
+    CHECK_FALSE((*q)[1].in_flight);
+    CHECK((*q)[2].address == "b@one.test");
+    CHECK((*q)[2].status == kDeferred);
+    CHECK((*q)[2].last_code == 451);
+    CHECK((*q)[2].last_response == "451 4.7.1 try later");
+    CHECK((*q)[2].next_attempt_at == 9000);
+    auto two = s.pending(2);
+    REQUIRE(two);
+    CHECK(two->size() == 2);
+    // retry: the waiting ones not yet due become due now; the one in flight is left alone.
+    auto n = s.retry_now(4000);
+    REQUIRE(n);
+    CHECK(*n == 1);  // b (a was already due at 1000)
+    q = s.pending(10);
+    CHECK((*q)[2].next_attempt_at == 4000);
+    auto due = s.claim_due("me", 4000, 60'000, 10);
+    REQUIRE(due);
+    CHECK(due->size() == 2);  // a and b; c is still leased
+}

@@ -1,0 +1,101 @@
+// queue.cpp: `agentrelay queue list|retry`, the delivery queue seen and nudged from the command
+// line (Postfix's mailq and postqueue -f). Works beside a running relay on the same data dir.
+#include <charconv>
+#include <iostream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/clock.h"
+
+namespace ar::cli {
+
+namespace {
+
+constexpr const char* kQueueHelp = R"(usage: agentrelay queue list --data DIR [--agent NAME] [--limit N]
+       agentrelay queue retry --data DIR [--agent NAME]
+
+list   prints every recipient still to be delivered, one JSON object a line: agent, message_id,
+       recipient, status (queued or deferred), attempts, queued_at, next_attempt_at, the last
+       reply (last_code, last_response) and in_flight (a delivery is under way). Deliveries in
+       flight come first, then the waiting ones by their next attempt. At most N an agent
+       (default 1000).
+retry  makes every waiting recipient due now, as Postfix's postqueue -f does; a running relay
+       tries them within a second. Prints {"agent", "due_now"} for each agent.
+)";
+
+}  // namespace
+
+int cmd_queue(const std::vector<std::string>& argv) {
+    auto args = Args::parse(argv, {{"data"}, {"agent"}, {"limit"}, {"help", false}});
+    if (!args) throw UsageError{args.error().message};
+    if (args->has("help")) {
+        std::cout << kQueueHelp;
+        return 0;
+    }
+    const auto& pos = args->positional();
+    if (pos.size() != 1 || (pos[0] != "list" && pos[0] != "retry"))
+        throw UsageError{"queue needs one action: list or retry"};
+    if (!args->has("data")) throw UsageError{"queue " + pos[0] + " needs --data DIR"};
+    int limit = 1000;
+    if (auto l = args->get("limit")) {
+        if (pos[0] != "list") throw UsageError{"--limit goes with queue list"};
+        auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
+        if (ec != std::errc() || p != l->data() + l->size() || limit <= 0)
+            throw UsageError{"--limit must be a positive number, got '" + *l + "'"};
+    }
+    auto data = store::DataDir::open(*args->get("data"));
+    if (!data) {
+        std::cerr << "agentrelay: " << data.error().message << "\n";
+        return 1;
+    }
+    std::vector<std::string> agents = (*data)->agent_names();
+    if (auto a = args->get("agent")) {
+        if (!(*data)->control().find_agent(*a)) {
+            std::cerr << "agentrelay: no agent named '" << *a << "'\n";
+            return 1;
+        }
+        agents = {*a};
+    }
+    SystemClock clock;
+    auto opt_time = [](const std::optional<int64_t>& ms) -> nlohmann::json {
+        return ms ? nlohmann::json(format_rfc3339(*ms)) : nlohmann::json(nullptr);
+    };
+    for (const auto& agent : agents) {
+        auto store = (*data)->agent_store(agent);
+        if (!store) {
+            std::cerr << "agentrelay: " << agent << ": " << store.error().message << "\n";
+            return 1;
+        }
+        if (pos[0] == "retry") {
+            auto n = (*store)->retry_now(clock.now_ms());
+            if (!n) {
+                std::cerr << "agentrelay: " << agent << ": " << n.error().message << "\n";
+                return 1;
+            }
+            std::cout << nlohmann::json{{"agent", agent}, {"due_now", *n}}.dump() << "\n";
+            continue;
+        }
+        auto rows = (*store)->pending(limit);
+        if (!rows) {
+            std::cerr << "agentrelay: " << agent << ": " << rows.error().message << "\n";
+            return 1;
+        }
+        for (const auto& r : *rows) {
+            std::cout << nlohmann::json{{"agent", agent},
+                                        {"message_id", r.message_id},
+                                        {"recipient", r.address},
+                                        {"status", r.status},
+                                        {"attempts", r.attempts},
+                                        {"queued_at", format_rfc3339(r.queued_at)},
+                                        {"next_attempt_at", opt_time(r.next_attempt_at)},
+                                        {"last_code", r.last_code ? nlohmann::json(*r.last_code) : nullptr},
+                                        {"last_response", r.last_response},
+                                        {"in_flight", r.in_flight}}
+                             .dump()
+                      << "\n";
+        }
+    }
+    return 0;
+}
+
+}  // namespace ar::cli
