@@ -56,30 +56,25 @@ int cmd_queue(const std::vector<std::string>& argv) {
         }
         agents = {*a};
     }
+    auto fail = [](const std::string& agent, const Error& e) {
+        std::cerr << "agentrelay: " << agent << ": " << e.message << "\n";
+        return 1;
+    };
     SystemClock clock;
     auto opt_time = [](const std::optional<int64_t>& ms) -> nlohmann::json {
         return ms ? nlohmann::json(format_rfc3339(*ms)) : nlohmann::json(nullptr);
     };
     for (const auto& agent : agents) {
         auto store = (*data)->agent_store(agent);
-        if (!store) {
-            std::cerr << "agentrelay: " << agent << ": " << store.error().message << "\n";
-            return 1;
-        }
+        if (!store) return fail(agent, store.error());
         if (pos[0] == "retry") {
             auto n = (*store)->retry_now(clock.now_ms());
-            if (!n) {
-                std::cerr << "agentrelay: " << agent << ": " << n.error().message << "\n";
-                return 1;
-            }
+            if (!n) return fail(agent, n.error());
             std::cout << nlohmann::json{{"agent", agent}, {"due_now", *n}}.dump() << "\n";
             continue;
         }
         auto rows = (*store)->pending(limit);
-        if (!rows) {
-            std::cerr << "agentrelay: " << agent << ": " << rows.error().message << "\n";
-            return 1;
-        }
+        if (!rows) return fail(agent, rows.error());
         for (const auto& r : *rows) {
             std::cout << nlohmann::json{{"agent", agent},
                                         {"message_id", r.message_id},

@@ -122,15 +122,19 @@ Status apply_json(DeliveryConfig& cfg, const nlohmann::json& j) {
                                "delivery_priority must be \"background\" or \"normal\", got \"" + p + "\"");
             cfg.background_priority = p == "background";
         }
-        for (const char* key : {"retry_initial", "retry_max", "max_age", "retention"}) {
-            if (!j.contains(key)) continue;
-            auto d = parse_duration(j.at(key).get<std::string>());
-            if (!d) return invalid(key, std::string(key) + ": " + d.error().message);
-            if (std::string(key) == "retry_initial") cfg.retry_initial = *d;
-            else if (std::string(key) == "retry_max") cfg.retry_max = *d;
-            else if (std::string(key) == "max_age") cfg.max_age = *d;
-            else if (auto st = check_retention(*d); !st) return st;
-            else cfg.retention = *d;
+        struct D {
+            const char* key;
+            std::chrono::milliseconds* out;
+        };
+        for (D d : {D{"retry_initial", &cfg.retry_initial}, D{"retry_max", &cfg.retry_max},
+                    D{"max_age", &cfg.max_age}, D{"retention", &cfg.retention}}) {
+            if (!j.contains(d.key)) continue;
+            auto v = parse_duration(j.at(d.key).get<std::string>());
+            if (!v) return invalid(d.key, std::string(d.key) + ": " + v.error().message);
+            if (d.out == &cfg.retention) {
+                if (auto st = check_retention(*v); !st) return st;  // refused: cfg keeps its value
+            }
+            *d.out = *v;
         }
         if (j.contains("routes")) {
             for (const auto& r : j.at("routes")) {
