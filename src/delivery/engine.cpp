@@ -16,6 +16,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "core/await_callback.h"
 #include "core/run_on_pool.h"
@@ -128,7 +129,10 @@ struct Engine::Impl {
     DeliveryConfig cfg;
     const Clock& clock;
     asio::io_context& io;
-    asio::thread_pool pool{4};
+    // Signing is CPU-bound (an RSA-2048 signature is ~0.5 ms): one thread per core. More
+    // threads than cores only preempt the threads accepting mail (measured on 2 cores: 4
+    // threads cost SMTP submission 13% of its rate and HTTP sends 2 ms of p99 against 2).
+    asio::thread_pool pool{std::max(2u, std::thread::hardware_concurrency())};
     dns::Resolver resolver;
     asio::ssl::context tls{asio::ssl::context::tls_client};
     asio::ssl::context tls_verify{asio::ssl::context::tls_client};
