@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "dkim/canonicalize.h"
+#include "dkim/message.h"
 
 namespace ar::dkim {
 namespace {
@@ -38,114 +39,6 @@ ar::Error crypto_error(std::string_view what) {
 
 std::string base64(const unsigned char* data, size_t n) {
     return mime::base64_encode(std::string_view(reinterpret_cast<const char*>(data), n));
-}
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    }
-    return true;
-}
-
-std::string_view trim_wsp_end(std::string_view s) {
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
-// ---- The message, split once -------------------------------------------------------------
-
-struct HeaderField {
-    std::string_view name;  // as written, without trailing WSP
-    std::string_view value; // after the colon, continuation lines included, final CRLF not
-};
-
-struct ParsedMessage {
-    std::vector<HeaderField> fields;
-    std::string_view body;
-};
-
-ar::Status check_line_ends(std::string_view message) {
-    for (size_t i = 0; i < message.size(); ++i) {
-        char c = message[i];
-        bool bare_cr = c == '\r' && (i + 1 == message.size() || message[i + 1] != '\n');
-        bool bare_lf = c == '\n' && (i == 0 || message[i - 1] != '\r');
-        if (bare_cr || bare_lf) {
-            return ar::invalid("message", std::string("message has a bare ") +
-                                              (bare_cr ? "CR" : "LF") + " at byte " +
-                                              std::to_string(i) +
-                                              "; lines must end in CRLF before DKIM signing");
-        }
-    }
-    return ar::Ok{};
-}
-
-ar::Result<ParsedMessage> parse_message(std::string_view message) {
-    if (auto ends = check_line_ends(message); !ends) return ends.error();
-    ParsedMessage out;
-    size_t pos = 0;
-    while (pos < message.size()) {
-        size_t eol = message.find("\r\n", pos);
-        if (eol == std::string_view::npos) eol = message.size();
-        std::string_view line = message.substr(pos, eol - pos);
-        size_t next = eol == message.size() ? eol : eol + 2;
-        if (line.empty()) { // the blank line: the body follows
-            out.body = message.substr(next);
-            return out;
-        }
-        if (line.front() == ' ' || line.front() == '\t') {
-            if (out.fields.empty()) {
-                return ar::invalid("message", "message header starts with a continuation line");
-            }
-            HeaderField& f = out.fields.back();
-            f.value = std::string_view(f.value.data(), message.data() + eol - f.value.data());
-        } else {
-            size_t colon = line.find(':');
-            std::string_view name = colon == std::string_view::npos
-                                        ? std::string_view()
-                                        : trim_wsp_end(line.substr(0, colon));
-            if (name.empty()) {
-                return ar::invalid("message", "message header line \"" +
-                                                  std::string(line.substr(0, 40)) +
-                                                  "\" is not a field (name, colon, value)");
-            }
-            out.fields.push_back({name, line.substr(colon + 1)});
-        }
-        pos = next;
-    }
-    return out; // header only, no body
-}
-
-// ---- Signing ---------------------------------------------------------------------------
-
-// The signed header data of RFC 6376 3.7: each field named in `signed_headers`, chosen from the
-// bottom up (5.4.2), relaxed; then the DKIM-Signature field itself, relaxed, without its CRLF.
-ar::Result<std::string> header_data(const ParsedMessage& msg,
-                                    const std::vector<std::string>& signed_headers,
-                                    std::string_view field_up_to_b) {
-    std::string data;
-    std::vector<bool> used(msg.fields.size(), false);
-    for (const std::string& name : signed_headers) {
-        for (size_t i = msg.fields.size(); i-- > 0;) {
-            if (used[i] || !equals_ignore_case(msg.fields[i].name, name)) continue;
-            used[i] = true;
-            data += relaxed_header(msg.fields[i].name, msg.fields[i].value);
-            break;
-        }
-        // A name with no field left contributes nothing: that is how over-signing works.
-    }
-    size_t colon = field_up_to_b.find(':');
-    if (colon == std::string_view::npos) {
-        return ar::invalid("field_up_to_b", "DKIM-Signature field has no colon");
-    }
-    std::string self =
-        relaxed_header(field_up_to_b.substr(0, colon), field_up_to_b.substr(colon + 1));
-    self.resize(self.size() - 2); // 3.7: the signature field is hashed without its CRLF
-    data += self;
-    return data;
 }
 
 ar::Result<std::string> sign_data(EVP_PKEY* pkey, Algorithm a, std::string_view data) {
@@ -326,7 +219,7 @@ ar::Result<std::string> Signer::sign(std::string_view message, int64_t now_ms) c
     field.word("bh=" + body_hash(msg->body) + ";");
     field.word("b=");
 
-    auto data = header_data(*msg, names, field.text());
+    auto data = header_data(*msg, names, field.text(), Canon::Relaxed);
     if (!data) return data.error();
     auto b = sign_data(key_.get(), algorithm(), *data);
     if (!b) return b.error();
@@ -339,7 +232,7 @@ ar::Result<std::string> Signer::signature_value(std::string_view message,
                                                 std::string_view field_up_to_b) const {
     auto msg = parse_message(message);
     if (!msg) return msg.error();
-    auto data = header_data(*msg, signed_headers, field_up_to_b);
+    auto data = header_data(*msg, signed_headers, field_up_to_b, Canon::Relaxed);
     if (!data) return data.error();
     return sign_data(key_.get(), algorithm(), *data);
 }

@@ -488,9 +488,11 @@ asio::awaitable<MxResult> Resolver::Engine::mx(std::shared_ptr<Engine> self, std
     // RFC 5321 section 5.1: no MX records, so the domain's own address is the implicit MX.
     AddressResult address = co_await addresses(self, domain);
     if (address.status == Status::Ok) {
-        co_return MxResult{MxResult::Hosts,
-                           {MxHost{domain, 0}},
-                           "no MX records; implicit MX (RFC 5321 5.1): " + domain + " itself"};
+        MxResult implicit{MxResult::Hosts,
+                          {MxHost{domain, 0}},
+                          "no MX records; implicit MX (RFC 5321 5.1): " + domain + " itself"};
+        implicit.implicit = true;
+        co_return implicit;
     }
     if (address.status == Status::TempFail)
         co_return MxResult{MxResult::TempFail, {}, address.detail};

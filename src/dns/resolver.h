@@ -37,6 +37,7 @@ struct MxResult {
     // → {{domain, 0}}.
     std::vector<MxHost> hosts;
     std::string detail; // human text: "SERVFAIL for example.com MX from 127.0.0.1:5353", ...
+    bool implicit = false; // hosts is the implicit MX: the domain has no MX records
 };
 
 struct AddressResult {
