@@ -52,7 +52,7 @@ note() { echo "run.sh: $*" >&2; }
 need=()
 for p in postfix opendkim opendkim-tools python3-aiosmtpd python3-dkim procps iproute2 openssl wrk \
          cmake g++ pkg-config libssl-dev libsqlite3-dev nlohmann-json3-dev libspdlog-dev \
-         libasio-dev libc-ares-dev libcpp-httplib-dev; do
+         libasio-dev libc-ares-dev libcpp-httplib-dev libpsl-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if ((${#need[@]})); then

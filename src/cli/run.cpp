@@ -39,7 +39,8 @@ and, without listeners, --http 127.0.0.1:8025 --inbound 127.0.0.1:2525.
 Mail between agents of the hosted domain is delivered locally and needs no network.
 
 Delivery options:
-  --dns HOST:PORT[,HOST:PORT...]   resolvers for MX/A/AAAA/TXT (default: the system's)
+  --dns HOST:PORT[,HOST:PORT...]   resolvers for delivery and the inbound MX's SPF/DKIM/DMARC
+                                   checks (default: the system's)
   --smtp-port N                    port used to reach MX hosts (default 25)
   --route DOMAIN=HOST:PORT         fixed next hop for DOMAIN, repeatable; DOMAIN '*' = smarthost
   --retry-initial DUR --retry-max DUR --max-age DUR   (DUR like 500ms, 30s, 5m, 4h, 5d)
@@ -149,6 +150,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     // The SMTP doors refuse what the core would refuse, and say so early (EHLO SIZE).
     smtp_opts.max_message_bytes = rcfg->max_message_bytes;
     smtp_opts.max_recipients = rcfg->max_recipients;
+    smtp_opts.dns_servers = dcfg->dns_servers;
     if (use_default && !any_listener) {
         http_addr = std::make_pair(std::string("127.0.0.1"), static_cast<uint16_t>(8025));
         smtp_opts.inbound = "127.0.0.1:2525";

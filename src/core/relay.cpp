@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "core/ids.h"
 #include "core/text.h"
 #include "mime/address.h"
@@ -53,6 +55,15 @@ std::string collapse_whitespace(std::string_view s, size_t max) {
     while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
     if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0x80)) out.pop_back();
     return out;
+}
+
+// What the recipient learns of a sender on this relay: the agent authenticated to send, and
+// its From is checked (prepare_submission), so no DNS check is needed to trust it.
+std::string local_sender_authentication(const std::string& sender) {
+    return nlohmann::json{{"from_verified", true},
+                          {"local", true},
+                          {"summary", "sent by agent " + sender + " of this relay"}}
+        .dump();
 }
 
 }  // namespace
@@ -245,7 +256,8 @@ void Relay::deliver_local(const std::string& sender, const std::string& message_
             u.suppress = true;
         } else {
             auto stored = deliver_to_inbox(target->name, mail_from, r.address, raw,
-                                           sender + "/" + message_id + "/" + r.address);
+                                           sender + "/" + message_id + "/" + r.address,
+                                           local_sender_authentication(sender));
             if (!stored) {
                 // Leave it queued: the delivery engine's local transport retries it.
                 spdlog::warn("local delivery of {} to {} failed: {}", message_id, r.address,
@@ -272,7 +284,8 @@ void Relay::deliver_local(const std::string& sender, const std::string& message_
 Result<store::InboxRecord> Relay::deliver_to_inbox(const std::string& rcpt_agent,
                                                    const std::string& mail_from,
                                                    const std::string& rcpt_to, const std::string& raw,
-                                                   const std::string& delivery_key) {
+                                                   const std::string& delivery_key,
+                                                   const std::string& authentication) {
     auto store = data_.agent_store(rcpt_agent);
     if (!store) return store.error();
     auto parsed = mime::parse_message(raw);
@@ -299,6 +312,7 @@ Result<store::InboxRecord> Relay::deliver_to_inbox(const std::string& rcpt_agent
     r.auto_submitted = parsed->auto_submitted;
     r.snippet = collapse_whitespace(parsed->text, 160);
     r.delivery_key = delivery_key;
+    r.authentication = authentication;
     if (auto st = (*store)->insert_inbox(r); !st) return st.error();
     if (inbox_listener_) inbox_listener_(rcpt_agent);
     return r;

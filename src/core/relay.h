@@ -132,11 +132,13 @@ class Relay {
                               bool include_attachments);
 
     // Stores a message in the inbox of the hosted-domain agent `rcpt_agent`. The same
-    // delivery_key stored twice is stored once (a retried local delivery).
+    // delivery_key stored twice is stored once (a retried local delivery). `authentication`:
+    // what is known of the sender, as JSON (see store::InboxRecord).
     Result<store::InboxRecord> deliver_to_inbox(const std::string& rcpt_agent,
                                                 const std::string& mail_from,
                                                 const std::string& rcpt_to, const std::string& raw,
-                                                const std::string& delivery_key);
+                                                const std::string& delivery_key,
+                                                const std::string& authentication);
 
     // Called after new mail is queued, so the delivery engine can start at once.
     void on_queued(std::function<void(const std::string& agent)> listener) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "auth/authenticate.h"
 #include "core/await_callback.h"
 #include "core/run_on_pool.h"
 #include "core/ids.h"
@@ -12,6 +13,7 @@
 #include "core/threads.h"
 #include "delivery/config.h"
 #include "delivery/engine.h"
+#include "dns/resolver.h"
 #include "mime/address.h"
 #include "mime/compose.h"
 #include "mime/dsn.h"
@@ -126,8 +128,8 @@ class SubmissionHandler final : public smtp::Handler {
 
 class InboundHandler final : public smtp::Handler {
   public:
-    InboundHandler(Relay& relay, asio::thread_pool& pool)
-        : relay_(relay), pool_(pool),
+    InboundHandler(Relay& relay, asio::thread_pool& pool, auth::Lookup& dns)
+        : relay_(relay), pool_(pool), dns_(dns),
           secret_(relay.data().control().setting("return_path_secret").value_or("")) {}
 
     std::optional<std::string> authenticate(const smtp::ClientContext&, std::string_view,
@@ -158,13 +160,23 @@ class InboundHandler final : public smtp::Handler {
                                ctx.remote.to_string() + "])\r\n\tby " + relay_.domain() +
                                " (agentrelay) with " + (ctx.tls ? "ESMTPS" : "ESMTP") + ";\r\n\t" +
                                mime::format_date(relay_.clock().now_ms()) + "\r\n";
-        auto store = [&] { return deliver(message, received + message.data); };
+        // Who sent it (SPF, DKIM, DMARC), before anything is added to the message; the
+        // result goes on top as Authentication-Results, replacing any that claims to be ours.
+        auto results = co_await auth::authenticate(dns_, ctx.remote, ctx.helo, message.reverse_path,
+                                                   message.data, relay_.clock().now_ms());
+        spdlog::info("inbound from <{}> [{}]: {}", message.reverse_path, ctx.remote.to_string(),
+                     results.summary);
+        std::string raw = results.header(relay_.domain()) + received +
+                          auth::strip_forged_results(message.data, relay_.domain());
+        std::string authentication = results.to_json().dump();
+        auto store = [&] { return deliver(message, raw, authentication); };
         co_return co_await run_on_pool(pool_, store, "ar-submit");
     }
 
   private:
     // On the pool: every recipient's copy is stored before 250 is answered.
-    ServerReply deliver(const smtp::AcceptedMessage& m, const std::string& raw) {
+    ServerReply deliver(const smtp::AcceptedMessage& m, const std::string& raw,
+                        const std::string& authentication) {
         std::string key_base = "inbound/" + random_hex(12) + "/";
         auto parsed = mime::parse_message(raw);
         if (parsed && !parsed->message_id.empty()) key_base = "inbound/" + parsed->message_id + "/";
@@ -172,16 +184,16 @@ class InboundHandler final : public smtp::Handler {
             auto to = mime::parse_address(rcpt);
             if (!to) continue;
             if (auto origin = return_path_origin(to->local_part)) {
-                if (auto st =
-                        report(origin->first, origin->second, rcpt, m.reverse_path, raw, key_base);
+                if (auto st = report(origin->first, origin->second, rcpt, m.reverse_path, raw,
+                                     key_base, authentication);
                     !st)
                     return reply_for(st.error());
                 continue;
             }
             auto owner = relay_.mailbox_owner(to->address());
             std::string agent = owner ? owner->name : ascii_lower(to->local_part);
-            auto stored =
-                relay_.deliver_to_inbox(agent, m.reverse_path, rcpt, raw, key_base + agent);
+            auto stored = relay_.deliver_to_inbox(agent, m.reverse_path, rcpt, raw,
+                                                  key_base + agent, authentication);
             if (!stored) return reply_for(stored.error());
         }
         return {250, "2.0.0", "Ok: delivered"};
@@ -192,7 +204,7 @@ class InboundHandler final : public smtp::Handler {
     // agent's inbox.
     Status report(const std::string& agent, const std::string& message_id, const std::string& rcpt,
                   const std::string& reverse_path, const std::string& raw,
-                  const std::string& key_base) {
+                  const std::string& key_base, const std::string& authentication) {
         auto dsn = mime::parse_dsn(raw);
         if (dsn) {
             std::vector<Relay::AsyncReport> reports;
@@ -208,8 +220,8 @@ class InboundHandler final : public smtp::Handler {
                          reports.size());
             return Ok{};
         }
-        auto stored =
-            relay_.deliver_to_inbox(agent, reverse_path, rcpt, raw, key_base + ascii_lower(rcpt));
+        auto stored = relay_.deliver_to_inbox(agent, reverse_path, rcpt, raw,
+                                              key_base + ascii_lower(rcpt), authentication);
         if (!stored) return stored.error();
         return Ok{};
     }
@@ -223,6 +235,7 @@ class InboundHandler final : public smtp::Handler {
 
     Relay& relay_;
     asio::thread_pool& pool_;
+    auth::Lookup& dns_;
     std::string secret_;
 };
 
@@ -232,6 +245,9 @@ class Doors final : public SmtpDoors {
     // how many messages can share one commit: two threads allowed two (~700 msg/s from 20
     // sessions on a 2-core host); sixteen let a commit carry what arrived meanwhile (~1200).
     asio::thread_pool pool{16};
+    // The inbound MX's DNS questions (SPF, DKIM keys, DMARC), on the doors' event loop.
+    std::unique_ptr<dns::Resolver> resolver;
+    std::unique_ptr<auth::ResolverLookup> lookup;
     std::unique_ptr<SubmissionHandler> submission_handler;
     std::unique_ptr<InboundHandler> inbound_handler;
     std::vector<std::pair<std::string, std::unique_ptr<smtp::Server>>> servers;
@@ -350,7 +366,9 @@ Result<std::unique_ptr<SmtpDoors>> start_smtp_doors(asio::io_context& io, Relay&
     auto tls = smtp::make_server_tls_context(options.tls_cert, options.tls_key);
     if (!tls) return tls.error();
     doors->submission_handler = std::make_unique<SubmissionHandler>(relay, doors->pool, trusted);
-    doors->inbound_handler = std::make_unique<InboundHandler>(relay, doors->pool);
+    doors->resolver = std::make_unique<dns::Resolver>(io.get_executor(), options.dns_servers);
+    doors->lookup = std::make_unique<auth::ResolverLookup>(*doors->resolver);
+    doors->inbound_handler = std::make_unique<InboundHandler>(relay, doors->pool, *doors->lookup);
 
     smtp::ServerLimits limits;
     limits.single_thread = true;  // App runs the doors' io_context on one thread

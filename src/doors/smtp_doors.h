@@ -11,6 +11,8 @@
 //     inbox; mail to a return path (bounces+TOKEN@domain) is a delivery status
 //     notification recorded as an asynchronous bounce (auto-replies go to the
 //     inbox, marked automatic); everything else is refused: never an open relay.
+//     Each message is checked first (SPF, DKIM, DMARC: auth/authenticate.h); the result
+//     is stored with it and heads it as an Authentication-Results field.
 // Store work runs on a worker pool, never on the event loop.
 #pragma once
 
@@ -33,6 +35,9 @@ struct SmtpOptions {
     std::vector<std::string> trusted_networks; // "CIDR=AGENT"
     size_t max_message_bytes = 25u << 20;
     size_t max_recipients = 50;
+    // Resolvers for the inbound MX's SPF, DKIM and DMARC checks ("host:port"; empty: the
+    // system's), the same --dns as delivery's.
+    std::vector<std::string> dns_servers;
 };
 
 class SmtpDoors {

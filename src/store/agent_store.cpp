@@ -114,6 +114,11 @@ const std::vector<const char*> kMigrations = {
     DELETE FROM sqlite_sequence WHERE name = 'events';
     CREATE INDEX idempotency_created ON idempotency(created_at);
     )sql",
+    // 4: what the inbound MX found out about who sent each inbox message (SPF, DKIM, DMARC),
+    // as JSON; '' for messages stored before (not checked).
+    R"sql(
+    ALTER TABLE inbox ADD COLUMN authentication TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 constexpr int64_t kMinuteMs = 60'000;
@@ -185,7 +190,7 @@ RecipientRecord recipient_from_row(Stmt& s) {
 constexpr const char* kInboxCols =
     "seq, id, delivery_key, received_at, mail_from, rcpt_to, from_header, to_header, cc_header, "
     "subject, date_header, message_id, in_reply_to, thread_id, unread, has_attachments, "
-    "auto_submitted, snippet";
+    "auto_submitted, snippet, authentication";
 
 InboxRecord inbox_from_row(Stmt& s) {
     InboxRecord r;
@@ -207,6 +212,7 @@ InboxRecord inbox_from_row(Stmt& s) {
     r.has_attachments = s.int64(15) != 0;
     r.auto_submitted = s.int64(16) != 0;
     r.snippet = s.text(17);
+    r.authentication = s.text(18);
     return r;
 }
 
@@ -389,8 +395,8 @@ Status AgentStore::insert_inbox(const InboxRecord& r) {
     return writer_.write([&](Db& db) {
         db.prepare("INSERT OR IGNORE INTO inbox(id, delivery_key, received_at, mail_from, rcpt_to, "
                    "from_header, to_header, cc_header, subject, date_header, message_id, in_reply_to, "
-                   "thread_id, raw, unread, has_attachments, auto_submitted, snippet) "
-                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)")
+                   "thread_id, raw, unread, has_attachments, auto_submitted, snippet, authentication) "
+                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)")
             .bind(1, r.id)
             .bind(2, r.delivery_key)
             .bind(3, r.received_at)
@@ -408,6 +414,7 @@ Status AgentStore::insert_inbox(const InboxRecord& r) {
             .bind(15, r.has_attachments ? 1 : 0)
             .bind(16, r.auto_submitted ? 1 : 0)
             .bind(17, r.snippet)
+            .bind(18, r.authentication)
             .run();
     });
 }
@@ -433,7 +440,7 @@ Result<InboxRecord> AgentStore::inbox_message(const std::string& id, bool mark_r
         s.bind(1, id);
         if (!s.step()) throw Error{kErrNotFound, "no inbox message with id '" + id + "'", "id"};
         InboxRecord rec = inbox_from_row(s);
-        rec.raw = s.text(18);
+        rec.raw = s.text(19);
         return rec;
     });
     if (r && mark_read && r->unread) {

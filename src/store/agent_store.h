@@ -107,6 +107,7 @@ struct InboxRecord {
     bool auto_submitted = false;
     std::string snippet;
     std::string delivery_key;  // unique: the same delivery stored twice is stored once
+    std::string authentication; // JSON (auth::AuthResults::to_json, or a local sender's); '' = not checked
 };
 
 struct DueRecipient {

@@ -73,6 +73,16 @@ std::optional<std::string> rfc3339_date(const std::string& date) {
     return format_rfc3339(secs * 1000);
 }
 
+// What is known of the sender (auth::AuthResults::to_json, or a local sender's); messages
+// stored before senders were checked say so.
+json authentication_of(const store::InboxRecord& r) {
+    if (!r.authentication.empty()) {
+        json j = json::parse(r.authentication, nullptr, false);
+        if (j.is_object() && j.contains("from_verified")) return j;
+    }
+    return json{{"from_verified", false}, {"summary", "not checked: stored before senders were checked"}};
+}
+
 json message_summary(const store::InboxRecord& r) {
     return json{{"id", r.id},
                 {"from", sender_address(r)},
@@ -83,6 +93,7 @@ json message_summary(const store::InboxRecord& r) {
                 {"thread_id", r.thread_id},
                 {"has_attachments", r.has_attachments},
                 {"auto_submitted", r.auto_submitted},
+                {"from_verified", authentication_of(r)["from_verified"]},
                 {"snippet", r.snippet}};
 }
 
@@ -222,6 +233,7 @@ Result<json> ToolApi::read_message(const store::AgentRecord& agent, const json& 
              {"thread_id", r.thread_id},
              {"text", m->text},
              {"auto_submitted", r.auto_submitted},
+             {"authentication", authentication_of(r)},
              {"attachments", attachments}};
     if (!r.cc_header.empty()) out["cc"] = addresses(r.cc_header);
     if (auto date = rfc3339_date(r.date_header)) out["date"] = *date;

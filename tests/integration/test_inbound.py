@@ -386,7 +386,10 @@ class WaitForMessageTest(unittest.TestCase):
         self.data = DataDir(DOMAIN)
         self.alice = self.data.create_agent("alice")
         self.inbound = free_port()
-        self.serve = Serve(self.data, ["--inbound", f"127.0.0.1:{self.inbound}"], http=False)
+        # The MX checks each sender (SPF, DKIM, DMARC): its questions go to dnsmasq, never out.
+        self.dns = Dnsmasq([])
+        self.serve = Serve(self.data, ["--inbound", f"127.0.0.1:{self.inbound}", "--dns", self.dns.server],
+                           http=False)
         wait_for(lambda: port_open(self.inbound), what="the inbound listener")
         self.mcp = McpStdio(self.data, api_key=self.alice["api_key"])
         self.mcp.initialize()
@@ -394,6 +397,7 @@ class WaitForMessageTest(unittest.TestCase):
     def tearDown(self):
         self.mcp.close()
         self.serve.stop()
+        self.dns.stop()
         self.data.close()
 
     def test_waiter_wakes_for_mail_stored_by_serve(self):

@@ -25,7 +25,7 @@ json summary() {
     return {{"id", "in-1"},         {"from", "bob@agents.test"}, {"to", {"alice@agents.test"}},
             {"subject", "hello"},   {"received_at", kWhen},      {"unread", true},
             {"thread_id", "t-1"},   {"has_attachments", false},  {"auto_submitted", false},
-            {"snippet", "hi there"}};
+            {"from_verified", true}, {"snippet", "hi there"}};
 }
 
 // One valid result per tool, as the real handlers would produce.
@@ -75,6 +75,17 @@ json sample_result(const std::string& tool) {
                 {"thread_id", "t-1"},
                 {"text", "hi there"},
                 {"auto_submitted", false},
+                {"authentication",
+                 {{"from_verified", true},
+                  {"summary", "From domain agents.test is verified: DKIM signature of agents.test verified"},
+                  {"spf", {{"result", "pass"}, {"domain", "agents.test"}, {"detail", ""}}},
+                  {"dkim",
+                   {{{"result", "pass"},
+                     {"domain", "agents.test"},
+                     {"selector", "s1"},
+                     {"algorithm", "ed25519-sha256"},
+                     {"reason", "signed by agents.test"}}}},
+                  {"dmarc", {{"result", "pass"}, {"domain", "agents.test"}, {"policy", "reject"}, {"detail", ""}}}}},
                 {"attachments",
                  {{{"filename", "a.txt"}, {"content_type", "text/plain"}, {"size", 2}}}}};
     if (tool == "wait_for_message") return {{"message", summary()}, {"timed_out", false}};

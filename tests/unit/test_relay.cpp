@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "core/relay.h"
 #include "mime/parse.h"
 #include "store/control_store.h"
@@ -60,6 +62,11 @@ TEST_CASE("local mail is delivered at once into the recipient's inbox", "[relay]
     auto msg = w.relay->read(w.bob, inbox->messages[0].id, false);
     REQUIRE(msg);
     CHECK(msg->text.find("body") != std::string::npos);
+    // An agent of this relay sent it: From is verified without any DNS check.
+    auto auth = nlohmann::json::parse(msg->record.authentication);
+    CHECK(auth["from_verified"] == true);
+    CHECK(auth["local"] == true);
+    CHECK(auth["summary"] == "sent by agent alice of this relay");
     // Read: no longer unread.
     CHECK(w.relay->inbox(w.bob, true, 10, std::nullopt)->messages.empty());
 }

@@ -722,3 +722,40 @@ TEST_CASE("the queue lists recipients in flight first, then by next attempt, and
     REQUIRE(due);
     CHECK(due->size() == 2);  // a and b; c is still leased
 }
+
+TEST_CASE("an inbox message keeps its sender's authentication; older stores gain the column",
+          "[store]") {
+    TempDir dir;
+    std::string path = dir.path + "/v3.db";
+    {
+        Db db(path);
+        const auto& all = agent_store_migrations();
+        REQUIRE(all.size() >= 4);
+        migrate(db, {all[0], all[1], all[2]}, "schema 3 agent store");
+        db.exec("INSERT INTO inbox(id, delivery_key, received_at, mail_from, rcpt_to, from_header, "
+                "to_header, cc_header, subject, date_header, message_id, in_reply_to, thread_id, raw) "
+                "VALUES('i_old', 'k_old', 1000, 'a@x.test', 'bot@agents.test', 'a@x.test', "
+                "'bot@agents.test', '', 's', '', '', '', 't', 'raw old')");
+    }
+    AgentStore s(path);
+    auto old = s.inbox_message("i_old", false);
+    REQUIRE(old);
+    CHECK(old->authentication.empty()); // not checked: stored before
+    CHECK(old->raw == "raw old");
+
+    InboxRecord r;
+    r.id = "i_new";
+    r.delivery_key = "k_new";
+    r.received_at = 2000;
+    r.raw = "raw new";
+    r.authentication = R"({"from_verified":true,"summary":"x"})";
+    REQUIRE(s.insert_inbox(r));
+    auto back = s.inbox_message("i_new", true);
+    REQUIRE(back);
+    CHECK(back->authentication == r.authentication);
+    CHECK(back->raw == "raw new");
+    auto listed = s.inbox(false, std::nullopt, 10);
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 2);
+    CHECK((*listed)[1].authentication == r.authentication);
+}
