@@ -13,7 +13,9 @@ namespace {
 // mailbox; otherwise none.
 std::string from_domain_of(std::string_view message) {
     std::vector<std::string_view> froms;
-    auto parsed = dkim::parse_message(message);
+    // The header alone: the body can be large, and this runs on the event loop.
+    size_t end = message.find("\r\n\r\n");
+    auto parsed = dkim::parse_message(end == std::string_view::npos ? message : message.substr(0, end + 2));
     if (!parsed) return {}; // a header DKIM cannot read (bare CR or LF): From is not sure
     for (const auto& f : parsed->fields)
         if (dkim::equals_ignore_case(f.name, "from")) froms.push_back(f.value);
@@ -63,10 +65,10 @@ std::string summary_of(const AuthResults& r) {
 
 asio::awaitable<AuthResults> authenticate(Lookup& dns, asio::ip::address ip, std::string helo,
                                           std::string mail_from, std::string_view message,
-                                          int64_t now_ms) {
+                                          int64_t now_ms, asio::thread_pool* cpu) {
     AuthResults r;
     r.spf = co_await check_spf(dns, ip, helo, mail_from);
-    r.dkim = co_await check_dkim(dns, message, now_ms);
+    r.dkim = co_await check_dkim(dns, message, now_ms, cpu);
     r.from_domain = from_domain_of(message);
     std::vector<std::string> passed;
     for (const auto& d : r.dkim)

@@ -48,10 +48,10 @@ struct AuthResults {
 
 // Everything, for a message from the client at `ip` that said EHLO `helo` and MAIL FROM
 // `mail_from` (empty: the null sender). `message` as received (CRLF line ends), alive until
-// the coroutine ends.
+// the coroutine ends. DNS runs on the caller's executor; DKIM's hashing on `cpu` if given.
 asio::awaitable<AuthResults> authenticate(Lookup& dns, asio::ip::address ip, std::string helo,
                                           std::string mail_from, std::string_view message,
-                                          int64_t now_ms);
+                                          int64_t now_ms, asio::thread_pool* cpu = nullptr);
 
 // The message without Authentication-Results fields whose authserv-id is `authserv_id`.
 std::string strip_forged_results(std::string_view message, std::string_view authserv_id);

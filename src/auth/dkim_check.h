@@ -13,8 +13,12 @@
 namespace ar::auth {
 
 // One verdict per DKIM-Signature field (at most dkim::kMaxSignatures), in header order.
-// `message` (as received, CRLF line ends) must stay alive until the coroutine ends.
+// `message` (as received, CRLF line ends) must stay alive until the coroutine ends. The key
+// records are fetched on the caller's executor (the Lookup's thread); the hashing and
+// public-key work, linear in the message's size, runs on `cpu` when given (a 25 MB body
+// would otherwise hold an event loop for a tenth of a second), else inline.
 asio::awaitable<std::vector<dkim::Verdict>> check_dkim(Lookup& dns, std::string_view message,
-                                                       int64_t now_ms);
+                                                       int64_t now_ms,
+                                                       asio::thread_pool* cpu = nullptr);
 
 } // namespace ar::auth

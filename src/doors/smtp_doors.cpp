@@ -163,7 +163,7 @@ class InboundHandler final : public smtp::Handler {
         // Who sent it (SPF, DKIM, DMARC), before anything is added to the message; the
         // result goes on top as Authentication-Results, replacing any that claims to be ours.
         auto results = co_await auth::authenticate(dns_, ctx.remote, ctx.helo, message.reverse_path,
-                                                   message.data, relay_.clock().now_ms());
+                                                   message.data, relay_.clock().now_ms(), &pool_);
         spdlog::info("inbound from <{}> [{}]: {}", message.reverse_path, ctx.remote.to_string(),
                      results.summary);
         std::string raw = results.header(relay_.domain()) + received +

@@ -321,3 +321,21 @@ TEST_CASE("dkim verify: tag lists and simple body canonicalization", "[dkim_veri
     CHECK(ar::dkim::simple_body("a \r\n\r\n") == "a \r\n");
     CHECK(ar::dkim::simple_body("a") == "a\r\n");
 }
+
+TEST_CASE("dkim verify: with a worker pool the verdicts are the same", "[dkim_verify]") {
+    auto dns = rfc_keys();
+    std::string message = to_crlf(read_sample("dkim", "rfc8463.msg"));
+    asio::thread_pool pool(2);
+    auto on_pool = ar::test::run_awaitable(ar::auth::check_dkim(dns, message, kRfcTime * 1000, &pool));
+    auto inline_ = check(dns, message);
+    REQUIRE(on_pool.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+        CHECK(on_pool[i].result == "pass");
+        CHECK(on_pool[i].result == inline_[i].result);
+        CHECK(on_pool[i].domain == inline_[i].domain);
+    }
+    auto tampered = ar::test::run_awaitable(
+        ar::auth::check_dkim(dns, replace_once(message, "hungry", "thirsty"), kRfcTime * 1000, &pool));
+    CHECK(tampered[0].result == "fail");
+    pool.join();
+}
