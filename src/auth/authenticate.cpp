@@ -18,7 +18,7 @@ std::string from_domain_of(std::string_view message) {
     auto parsed = dkim::parse_message(end == std::string_view::npos ? message : message.substr(0, end + 2));
     if (!parsed) return {}; // a header DKIM cannot read (bare CR or LF): From is not sure
     for (const auto& f : parsed->fields)
-        if (dkim::equals_ignore_case(f.name, "from")) froms.push_back(f.value);
+        if (iequals(f.name, "from")) froms.push_back(f.value);
     if (froms.size() != 1) return {};
     std::string value(froms.front());
     value.erase(std::remove(value.begin(), value.end(), '\r'), value.end());

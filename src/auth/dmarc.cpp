@@ -6,14 +6,6 @@
 namespace ar::auth {
 namespace {
 
-std::string normalize(std::string_view domain) {
-    if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-    std::string s(domain);
-    for (char& c : s)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return s;
-}
-
 // Letters, digits, hyphens and underscores in labels of 1 to 63 bytes, 253 at most in all.
 // Bytes above 0x7f pass: a From domain of an internationalized message may be UTF-8, and
 // looking it up does no harm.
@@ -80,12 +72,12 @@ std::string fail_detail(const std::vector<std::string>& dkim_pass_domains, bool 
     std::string dkim;
     for (const auto& d : dkim_pass_domains) {
         if (!dkim.empty()) dkim += ", ";
-        dkim += "d=" + shown(normalize(d));
+        dkim += "d=" + shown(canonical_domain(d));
     }
     if (dkim.empty()) dkim = "no verified signature";
     std::string spf = !spf_pass            ? std::string("no pass")
                       : spf_domain.empty() ? std::string("no domain")
-                                           : shown(normalize(spf_domain));
+                                           : shown(canonical_domain(spf_domain));
     std::string s = "neither DKIM (" + dkim + ") nor SPF (" + spf + ") aligns with " + from;
     if (record.strict_dkim && record.strict_spf)
         s += " (strict alignment: adkim=s, aspf=s)";
@@ -118,7 +110,7 @@ asio::awaitable<DmarcVerdict> check_dmarc(Lookup& lookup, std::string from_domai
                                           std::vector<std::string> dkim_pass_domains, bool spf_pass,
                                           std::string spf_domain) {
     DmarcVerdict v;
-    std::string from = normalize(from_domain);
+    std::string from = canonical_domain(from_domain);
     if (!is_domain_name(from)) {
         v.result = DmarcResult::PermError;
         if (from_domain.empty())
@@ -171,13 +163,13 @@ asio::awaitable<DmarcVerdict> check_dmarc(Lookup& lookup, std::string from_domai
     for (const auto& d : dkim_pass_domains) {
         if (aligned(d, from, record.strict_dkim)) {
             v.result = DmarcResult::Pass;
-            v.detail = "aligned DKIM signature of " + shown(normalize(d));
+            v.detail = "aligned DKIM signature of " + shown(canonical_domain(d));
             co_return v;
         }
     }
     if (spf_pass && aligned(spf_domain, from, record.strict_spf)) {
         v.result = DmarcResult::Pass;
-        v.detail = "aligned SPF pass for " + shown(normalize(spf_domain));
+        v.detail = "aligned SPF pass for " + shown(canonical_domain(spf_domain));
         co_return v;
     }
     v.result = DmarcResult::Fail;

@@ -1,4 +1,5 @@
 #include "auth/dmarc_record.h"
+#include "core/text.h"
 
 #include <cctype>
 #include <optional>
@@ -7,28 +8,6 @@ namespace ar::auth {
 namespace {
 
 constexpr std::string_view kField = "dmarc";
-
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_space(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    }
-    return true;
-}
 
 // A piece of the record for an error message: records come from anyone's DNS, and the message
 // may end up in a log line or a header comment, so control and non-ASCII bytes are masked.
@@ -75,9 +54,9 @@ template <class F> void for_each_tag(std::string_view txt, F&& f) {
 }
 
 std::optional<DmarcPolicy> policy_of(std::string_view v) {
-    if (equals_ignore_case(v, "none")) return DmarcPolicy::None;
-    if (equals_ignore_case(v, "quarantine")) return DmarcPolicy::Quarantine;
-    if (equals_ignore_case(v, "reject")) return DmarcPolicy::Reject;
+    if (iequals(v, "none")) return DmarcPolicy::None;
+    if (iequals(v, "quarantine")) return DmarcPolicy::Quarantine;
+    if (iequals(v, "reject")) return DmarcPolicy::Reject;
     return std::nullopt;
 }
 
@@ -158,7 +137,7 @@ std::string_view dmarc_policy_name(DmarcPolicy p) {
 
 bool is_dmarc_record(std::string_view txt) {
     TagSpec first = split_tag(txt.substr(0, txt.find(';')));
-    return first.has_equals && equals_ignore_case(first.name, "v") && first.value == "DMARC1";
+    return first.has_equals && iequals(first.name, "v") && first.value == "DMARC1";
 }
 
 ar::Result<DmarcRecord> parse_dmarc_record(std::string_view txt) {
@@ -177,9 +156,9 @@ ar::Result<DmarcRecord> parse_dmarc_record(std::string_view txt) {
             return;
         }
         seen = true;
-        if (equals_ignore_case(value, "s"))
+        if (iequals(value, "s"))
             strict = true;
-        else if (!equals_ignore_case(value, "r") && problem.empty())
+        else if (!iequals(value, "r") && problem.empty())
             problem = std::string(name) + "= must be r or s, not " + quoted(value);
     };
 
@@ -190,7 +169,7 @@ ar::Result<DmarcRecord> parse_dmarc_record(std::string_view txt) {
         }
         TagSpec t = split_tag(spec);
         if (!t.has_equals) return;
-        const auto is = [&t](std::string_view n) { return equals_ignore_case(t.name, n); };
+        const auto is = [&t](std::string_view n) { return iequals(t.name, n); };
         if (is("p")) {
             read_policy(p, "p", t.value);
         } else if (is("sp")) {

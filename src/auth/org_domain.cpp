@@ -2,18 +2,12 @@
 
 #include <libpsl.h>
 
+#include "core/text.h"
+
 #include <cstdint>
 
 namespace ar::auth {
 namespace {
-
-std::string normalize(std::string_view domain) {
-    if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-    std::string s(domain);
-    for (char& c : s)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return s;
-}
 
 // Never freed: the process keeps it to the end, and freeing it at exit would race threads that
 // still evaluate mail while static destructors run. psl_latest() falls back to the built-in
@@ -28,8 +22,13 @@ const psl_ctx_t* psl() {
 
 } // namespace
 
+std::string canonical_domain(std::string_view domain) {
+    if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+    return ascii_lower(domain);
+}
+
 std::string organizational_domain(std::string_view domain) {
-    std::string d = normalize(domain);
+    std::string d = canonical_domain(domain);
     // libpsl reads C strings: a NUL inside would make it judge a different name.
     if (d.empty() || d.find('\0') != std::string::npos) return d;
     const psl_ctx_t* ctx = psl();
@@ -44,8 +43,8 @@ std::string organizational_domain(std::string_view domain) {
 }
 
 bool aligned(std::string_view identifier, std::string_view from_domain, bool strict) {
-    std::string id = normalize(identifier);
-    std::string from = normalize(from_domain);
+    std::string id = canonical_domain(identifier);
+    std::string from = canonical_domain(from_domain);
     if (id.empty() || from.empty()) return false;
     if (id == from) return true;
     if (strict) return false;

@@ -16,6 +16,9 @@
 
 namespace ar::auth {
 
+// A domain as this module compares it: ASCII lowercase, without one trailing dot.
+std::string canonical_domain(std::string_view domain);
+
 // The registrable domain of `domain` (one label below its public suffix: mail.example.co.uk ->
 // example.co.uk), lowercased, without a trailing dot. A domain that is itself a public suffix
 // (co.uk), or that libpsl cannot place, is returned as it is (lowercased).

@@ -1,4 +1,5 @@
 #include "auth/spf_record.h"
+#include "core/text.h"
 
 #include <arpa/inet.h>
 
@@ -23,13 +24,6 @@ bool is_alnum(char c) {
 }
 char lower(char c) {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
 }
 
 // Terms are quoted in errors; a hostile record should not fill a log line.

@@ -8,6 +8,24 @@ namespace ar {
 
 // ASCII lowercase (domains, agent names, commands); bytes >= 0x80 are left alone.
 std::string ascii_lower(std::string_view s);
+// Equal ignoring ASCII case (header and tag names, SMTP verbs, policy words); inline, so the
+// parsers' fuzz targets need no other file.
+inline bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+// s without the characters of `blanks` at either end (default: SP, HTAB, CR, LF).
+inline std::string_view trim(std::string_view s, std::string_view blanks = " \t\r\n") {
+    size_t start = s.find_first_not_of(blanks);
+    if (start == std::string_view::npos) return {};
+    return s.substr(start, s.find_last_not_of(blanks) - start + 1);
+}
 // Lowercase hex of bytes.
 std::string to_hex(const unsigned char* data, size_t size);
 // SHA-256 of data, lowercase hex.

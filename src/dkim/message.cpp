@@ -29,16 +29,6 @@ ar::Status check_line_ends(std::string_view message) {
 
 } // namespace
 
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    }
-    return true;
-}
-
 ar::Result<ParsedMessage> parse_message(std::string_view message) {
     if (auto ends = check_line_ends(message); !ends) return ends.error();
     ParsedMessage out;
@@ -91,7 +81,7 @@ ar::Result<std::string> header_data(const ParsedMessage& msg,
     std::vector<bool> used(msg.fields.size(), false);
     for (const std::string& name : signed_headers) {
         for (size_t i = msg.fields.size(); i-- > 0;) {
-            if (used[i] || !equals_ignore_case(msg.fields[i].name, name)) continue;
+            if (used[i] || !iequals(msg.fields[i].name, name)) continue;
             used[i] = true;
             const HeaderField& f = msg.fields[i];
             data += canonical_header(f.name, f.value, f.raw, c);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/text.h"
 
 namespace ar::dkim {
 
@@ -28,8 +29,6 @@ struct ParsedMessage {
 };
 
 ar::Result<ParsedMessage> parse_message(std::string_view message);
-
-bool equals_ignore_case(std::string_view a, std::string_view b);
 
 // One field canonicalized, with its CRLF: simple is the field as written (3.4.1), relaxed
 // that of 3.4.2.

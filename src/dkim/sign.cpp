@@ -122,7 +122,7 @@ std::vector<std::string> signed_header_list(const ParsedMessage& msg) {
     std::vector<std::string> names;
     for (std::string_view name : kSignedFields) {
         for (const HeaderField& f : msg.fields) {
-            if (equals_ignore_case(f.name, name)) names.emplace_back(name);
+            if (iequals(f.name, name)) names.emplace_back(name);
         }
     }
     for (std::string_view name : kOverSignedFields)
@@ -132,7 +132,7 @@ std::vector<std::string> signed_header_list(const ParsedMessage& msg) {
 
 bool has_field(const ParsedMessage& msg, std::string_view name) {
     for (const HeaderField& f : msg.fields) {
-        if (equals_ignore_case(f.name, name)) return true;
+        if (iequals(f.name, name)) return true;
     }
     return false;
 }

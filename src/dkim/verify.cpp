@@ -18,14 +18,6 @@ bool is_fws(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-std::string_view trim_fws(std::string_view s) {
-    while (!s.empty() && is_fws(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_fws(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
-
 std::string lower(std::string_view s) {
     std::string out(s);
     for (char& c : out)
@@ -45,7 +37,7 @@ std::vector<std::string> colon_list(std::string_view s) {
     std::vector<std::string> out;
     while (true) {
         size_t colon = s.find(':');
-        out.emplace_back(trim_fws(s.substr(0, colon)));
+        out.emplace_back(trim(s.substr(0, colon)));
         if (colon == std::string_view::npos) break;
         s.remove_prefix(colon + 1);
     }
@@ -54,7 +46,7 @@ std::vector<std::string> colon_list(std::string_view s) {
 
 bool list_has(const std::vector<std::string>& list, std::string_view item) {
     return std::any_of(list.begin(), list.end(),
-                       [&](const std::string& x) { return equals_ignore_case(x, item); });
+                       [&](const std::string& x) { return iequals(x, item); });
 }
 
 bool parse_u64(std::string_view s, uint64_t& out) {
@@ -87,7 +79,7 @@ std::string remove_b_value(std::string_view raw) {
         size_t semi = rest.find(';');
         std::string_view segment = rest.substr(0, semi);
         size_t eq = segment.find('=');
-        if (eq != std::string_view::npos && trim_fws(segment.substr(0, eq)) == "b")
+        if (eq != std::string_view::npos && trim(segment.substr(0, eq)) == "b")
             out += segment.substr(0, eq + 1);
         else
             out += segment;
@@ -218,18 +210,18 @@ ar::Result<std::vector<std::pair<std::string, std::string>>> parse_tag_list(std:
     std::vector<std::pair<std::string, std::string>> out;
     while (true) {
         size_t semi = text.find(';');
-        std::string_view spec = trim_fws(text.substr(0, semi));
+        std::string_view spec = trim(text.substr(0, semi));
         if (!spec.empty()) {
             size_t eq = spec.find('=');
             if (eq == std::string_view::npos)
                 return ar::invalid("tag", "\"" + std::string(spec.substr(0, 40)) + "\" has no '='");
-            std::string name(trim_fws(spec.substr(0, eq)));
+            std::string name(trim(spec.substr(0, eq)));
             bool valid = !name.empty() && std::isalpha(static_cast<unsigned char>(name[0]));
             for (char c : name)
                 valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
             if (!valid) return ar::invalid("tag", "\"" + name.substr(0, 40) + "\" is not a tag name");
             if (find_tag(out, name)) return ar::invalid("tag", "tag " + name + "= is given twice");
-            out.emplace_back(std::move(name), std::string(trim_fws(spec.substr(eq + 1))));
+            out.emplace_back(std::move(name), std::string(trim(spec.substr(eq + 1))));
         }
         if (semi == std::string_view::npos) break;
         text.remove_prefix(semi + 1);
@@ -256,7 +248,7 @@ Verifier Verifier::parse(std::string_view message) {
             size_t eol = message.find('\n', pos);
             std::string_view line = message.substr(pos, eol == std::string_view::npos ? eol : eol - pos);
             if (line.empty() || line == "\r") break;
-            if (line.size() > 15 && equals_ignore_case(line.substr(0, 15), "dkim-signature:")) {
+            if (line.size() > 15 && iequals(line.substr(0, 15), "dkim-signature:")) {
                 Parsed p;
                 p.error = "the message cannot be verified: " + msg.error().message;
                 v.sigs_.push_back(std::move(p));
@@ -269,7 +261,7 @@ Verifier Verifier::parse(std::string_view message) {
     v.parsed_ok_ = true;
     v.msg_ = std::move(*msg);
     for (const auto& f : v.msg_.fields) {
-        if (!equals_ignore_case(f.name, "dkim-signature")) continue;
+        if (!iequals(f.name, "dkim-signature")) continue;
         if (v.sigs_.size() == kMaxSignatures) break;
         Parsed p;
         p.error = parse_signature(f.value, p.tags);

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/text.h"
+
 // Everything lives in ar::mime::decode so that it reads as `decode::base64(...)` and cannot
 // clash with the composing side of ar::mime.
 namespace ar::mime::decode {
@@ -46,9 +48,8 @@ std::string rfc2047(std::string_view value);
 // Decodes "%XX" escapes (RFC 2231 extended parameter values); a stray "%" stays as is.
 std::string percent(std::string_view in);
 
-// ASCII lowercase copy; and case-insensitive ASCII comparison.
+// ASCII lowercase copy (case-insensitive comparison: ar::iequals, core/text.h).
 std::string lower(std::string_view s);
-bool iequals(std::string_view a, std::string_view b);
 
 // `s` without leading and trailing spaces, tabs, CRs and LFs.
 std::string_view trim(std::string_view s);

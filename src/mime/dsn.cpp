@@ -9,7 +9,6 @@ namespace ar::mime {
 
 namespace {
 
-using decode::iequals;
 using decode::lower;
 using decode::trim;
 

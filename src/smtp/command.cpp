@@ -1,4 +1,5 @@
 #include "smtp/command.h"
+#include "core/text.h"
 #include "mime/encoding.h"
 
 #include <array>
@@ -18,13 +19,6 @@ ar::Error syntax(std::string message) {
 
 char ascii_upper(char c) {
     return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (ascii_upper(a[i]) != ascii_upper(b[i])) return false;
-    return true;
 }
 
 bool istarts_with(std::string_view s, std::string_view prefix) {
@@ -49,14 +43,6 @@ bool is_alnum(unsigned char c) {
 }
 bool is_space(char c) {
     return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_space(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back()))
-        s.remove_suffix(1);
-    return s;
 }
 
 // Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
@@ -254,7 +240,7 @@ bool is_esmtp_value(std::string_view value) {
 
 ar::Status parse_params(std::string_view s, Command& cmd) {
     while (true) {
-        s = trim(s);
+        s = trim(s, " \t");
         if (s.empty()) return ar::Ok{};
         size_t end = s.find_first_of(" \t");
         if (end == std::string_view::npos) end = s.size();
@@ -308,7 +294,7 @@ ar::Status parse_auth(Command& cmd) {
     if (!is_mechanism_name(mech)) return syntax("Syntax: AUTH mechanism [initial-response]");
     cmd.mechanism = to_upper(mech);
     if (sp == std::string_view::npos) return ar::Ok{};
-    std::string_view response = trim(arg.substr(sp));
+    std::string_view response = trim(arg.substr(sp), " \t");
     if (response.find_first_of(" \t") != std::string_view::npos)
         return syntax("Syntax: AUTH mechanism [initial-response]");
     cmd.initial_response = std::string(response);
@@ -322,7 +308,7 @@ ar::Status parse_bdat(const Command& cmd) {
     bool digits = !size.empty() && size.size() <= 19;
     for (char c : size)
         digits = digits && is_digit(static_cast<unsigned char>(c));
-    std::string_view last = sp == std::string_view::npos ? "" : trim(arg.substr(sp));
+    std::string_view last = sp == std::string_view::npos ? "" : trim(arg.substr(sp), " \t");
     if (!digits || !(last.empty() || iequals(last, "LAST")))
         return syntax("Syntax: BDAT chunk-size [LAST]");
     return ar::Ok{};
@@ -372,7 +358,7 @@ ar::Result<Command> parse_command(std::string_view line) {
     size_t sp = line.find_first_of(" \t");
     std::string_view verb = line.substr(0, sp);
     Command cmd;
-    cmd.argument = sp == std::string_view::npos ? "" : std::string(trim(line.substr(sp)));
+    cmd.argument = sp == std::string_view::npos ? "" : std::string(trim(line.substr(sp), " \t"));
     for (const auto& v : kVerbs)
         if (iequals(verb, v.name)) cmd.verb = v.verb;
 
