@@ -22,6 +22,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+class RefusingPort:
+    """A port on 127.0.0.1 where every connection is refused for as long as this object lives:
+    bound but never listening, so no other test running alongside can take it over (a port
+    from free_port() could be, and then hang a delivery instead of refusing it)."""
+
+    def __init__(self):
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+
+    def close(self):
+        self.socket.close()
+
+
 def wait_for(predicate, timeout=10.0, what="condition", interval=0.02):
     """Polls predicate() until it returns a truthy value; raises AssertionError at the deadline."""
     deadline = time.monotonic() + timeout

@@ -5,7 +5,7 @@ import json
 import subprocess
 import unittest
 
-from harness import BIN, DataDir, Serve, free_port, http, wait_for
+from harness import BIN, DataDir, RefusingPort, Serve, http, wait_for
 
 
 def queue(*args):
@@ -16,11 +16,13 @@ class QueueTest(unittest.TestCase):
     def setUp(self):
         self.data = DataDir("agents.test")
         self.alice = self.data.create_agent("alice")
-        self.serve = Serve(self.data, ["--route", f"far.test=127.0.0.1:{free_port()}",
+        self.refusing = RefusingPort()  # far.test's next hop refuses every connection
+        self.serve = Serve(self.data, ["--route", f"far.test=127.0.0.1:{self.refusing.port}",
                                        "--retry-initial", "1h", "--retry-max", "1h"])
 
     def tearDown(self):
         self.serve.stop()
+        self.refusing.close()
         self.data.close()
 
     def attempts(self, message_id):

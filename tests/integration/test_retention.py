@@ -6,7 +6,7 @@ import sqlite3
 import subprocess
 import unittest
 
-from harness import BIN, DataDir, Serve, free_port, http, wait_for
+from harness import BIN, DataDir, RefusingPort, Serve, http, wait_for
 
 DAY_MS = 86_400_000
 
@@ -17,12 +17,15 @@ class RetentionTest(unittest.TestCase):
         self.alice = self.data.create_agent("alice")
         self.bob = self.data.create_agent("bob")
         # far.test's next hop refuses connections: mail there stays deferred (loopback only).
-        self.args = ["--route", f"far.test=127.0.0.1:{free_port()}", "--retry-initial", "1h", "--retry-max", "1h"]
+        self.refusing = RefusingPort()
+        self.args = ["--route", f"far.test=127.0.0.1:{self.refusing.port}", "--retry-initial", "1h",
+                     "--retry-max", "1h"]
         self.serve = None
 
     def tearDown(self):
         if self.serve:
             self.serve.stop()
+        self.refusing.close()
         self.data.close()
 
     def auth(self, who):
