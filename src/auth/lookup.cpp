@@ -51,4 +51,27 @@ asio::awaitable<Answer> ResolverLookup::mx(std::string name) {
     co_return a;
 }
 
+std::optional<Answer> BudgetLookup::spent(const std::string& name) const {
+    if (std::chrono::steady_clock::now() < deadline_) return std::nullopt;
+    Answer a;
+    a.status = dns::Status::TempFail;
+    a.detail = "not asked about " + name + ": the time for checking the sender ran out";
+    return a;
+}
+
+asio::awaitable<Answer> BudgetLookup::txt(std::string name) {
+    if (auto a = spent(name)) co_return *a;
+    co_return co_await inner_.txt(std::move(name));
+}
+
+asio::awaitable<Answer> BudgetLookup::addresses(std::string name) {
+    if (auto a = spent(name)) co_return *a;
+    co_return co_await inner_.addresses(std::move(name));
+}
+
+asio::awaitable<Answer> BudgetLookup::mx(std::string name) {
+    if (auto a = spent(name)) co_return *a;
+    co_return co_await inner_.mx(std::move(name));
+}
+
 } // namespace ar::auth

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <asio.hpp>
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,24 @@ class ResolverLookup final : public Lookup {
 
   private:
     dns::Resolver& resolver_;
+};
+
+// Another Lookup under a time budget: once `deadline` has passed, every question fails at once
+// (TempFail) without being sent. The inbound MX gives each message's checks one budget, so a
+// slow resolver delays the SMTP reply by the budget plus one question's timeout at most,
+// not by SPF's ten lookups, each DKIM key and DMARC's two, one after another.
+class BudgetLookup final : public Lookup {
+  public:
+    BudgetLookup(Lookup& inner, std::chrono::steady_clock::time_point deadline)
+        : inner_(inner), deadline_(deadline) {}
+    asio::awaitable<Answer> txt(std::string name) override;
+    asio::awaitable<Answer> addresses(std::string name) override;
+    asio::awaitable<Answer> mx(std::string name) override;
+
+  private:
+    std::optional<Answer> spent(const std::string& name) const;
+    Lookup& inner_;
+    std::chrono::steady_clock::time_point deadline_;
 };
 
 } // namespace ar::auth

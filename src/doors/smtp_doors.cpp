@@ -127,6 +127,9 @@ class SubmissionHandler final : public smtp::Handler {
 };
 
 class InboundHandler final : public smtp::Handler {
+    // How long one message's sender checks may keep asking DNS (see auth::BudgetLookup).
+    static constexpr std::chrono::seconds kCheckBudget{10};
+
   public:
     InboundHandler(Relay& relay, asio::thread_pool& pool, auth::Lookup& dns)
         : relay_(relay), pool_(pool), dns_(dns),
@@ -162,7 +165,8 @@ class InboundHandler final : public smtp::Handler {
                                mime::format_date(relay_.clock().now_ms()) + "\r\n";
         // Who sent it (SPF, DKIM, DMARC), before anything is added to the message; the
         // result goes on top as Authentication-Results, replacing any that claims to be ours.
-        auto results = co_await auth::authenticate(dns_, ctx.remote, ctx.helo, message.reverse_path,
+        auth::BudgetLookup budget(dns_, std::chrono::steady_clock::now() + kCheckBudget);
+        auto results = co_await auth::authenticate(budget, ctx.remote, ctx.helo, message.reverse_path,
                                                    message.data, relay_.clock().now_ms(), &pool_);
         spdlog::info("inbound from <{}> [{}]: {}", message.reverse_path, ctx.remote.to_string(),
                      results.summary);

@@ -339,3 +339,18 @@ TEST_CASE("dkim verify: with a worker pool the verdicts are the same", "[dkim_ve
     CHECK(tampered[0].result == "fail");
     pool.join();
 }
+
+TEST_CASE("a spent time budget answers TempFail without asking", "[dkim_verify]") {
+    auto dns = rfc_keys();
+    std::string message = to_crlf(read_sample("dkim", "rfc8463.msg"));
+    ar::auth::BudgetLookup spent(dns, std::chrono::steady_clock::now() - std::chrono::seconds(1));
+    auto v = ar::test::run_awaitable(ar::auth::check_dkim(spent, message, kRfcTime * 1000));
+    REQUIRE(v.size() == 2);
+    CHECK(v[0].result == "temperror");
+    CHECK(v[1].result == "temperror");
+    CHECK(dns.queries() == 0);
+    ar::auth::BudgetLookup open(dns, std::chrono::steady_clock::now() + std::chrono::hours(1));
+    auto ok = ar::test::run_awaitable(ar::auth::check_dkim(open, message, kRfcTime * 1000));
+    CHECK(ok[0].result == "pass");
+    CHECK(dns.queries() == 2);
+}
