@@ -39,15 +39,27 @@ std::string quoted_string(std::string_view s) {
     return out + "\"";
 }
 
-std::string summary_of(const AuthResults& r) {
-    if (r.from_domain.empty())
-        return "From is not verified: the message does not have exactly one From address";
-    for (const auto& d : r.dkim)
-        if (d.result == "pass" && aligned(d.domain, r.from_domain, false))
-            return "From domain " + r.from_domain + " is verified: DKIM signature of " + d.domain +
-                   " verified";
-    if (r.spf.result == SpfResult::Pass && aligned(r.spf.domain, r.from_domain, false))
-        return "From domain " + r.from_domain + " is verified: SPF passed for " + r.spf.domain;
+// DMARC's test for From, with relaxed alignment and whether or not the domain has a record:
+// sets from_verified and the sentence that says why.
+void conclude(AuthResults& r) {
+    r.from_verified = false;
+    if (r.from_domain.empty()) {
+        r.summary = "From is not verified: the message does not have exactly one From address";
+        return;
+    }
+    for (const auto& d : r.dkim) {
+        if (d.result == "pass" && aligned(d.domain, r.from_domain, false)) {
+            r.from_verified = true;
+            r.summary = "From domain " + r.from_domain + " is verified: DKIM signature of " + d.domain +
+                        " verified";
+            return;
+        }
+    }
+    if (r.spf.result == SpfResult::Pass && aligned(r.spf.domain, r.from_domain, false)) {
+        r.from_verified = true;
+        r.summary = "From domain " + r.from_domain + " is verified: SPF passed for " + r.spf.domain;
+        return;
+    }
     std::string why;
     if (r.dkim.empty()) why = "no DKIM signature";
     for (const auto& d : r.dkim) {
@@ -58,7 +70,7 @@ std::string summary_of(const AuthResults& r) {
     }
     why += "; SPF " + std::string(spf_result_name(r.spf.result));
     if (!r.spf.domain.empty()) why += " for " + r.spf.domain;
-    return "From domain " + r.from_domain + " is not verified: " + why;
+    r.summary = "From domain " + r.from_domain + " is not verified: " + why;
 }
 
 } // namespace
@@ -73,15 +85,9 @@ asio::awaitable<AuthResults> authenticate(Lookup& dns, asio::ip::address ip, std
     std::vector<std::string> passed;
     for (const auto& d : r.dkim)
         if (d.result == "pass") passed.push_back(d.domain);
-    bool spf_pass = r.spf.result == SpfResult::Pass;
-    r.dmarc = co_await check_dmarc(dns, r.from_domain, passed, spf_pass, r.spf.domain);
-    if (!r.from_domain.empty()) {
-        r.from_verified =
-            std::any_of(passed.begin(), passed.end(),
-                        [&](const std::string& d) { return aligned(d, r.from_domain, false); }) ||
-            (spf_pass && aligned(r.spf.domain, r.from_domain, false));
-    }
-    r.summary = summary_of(r);
+    r.dmarc = co_await check_dmarc(dns, r.from_domain, passed, r.spf.result == SpfResult::Pass,
+                                   r.spf.domain);
+    conclude(r);
     co_return r;
 }
 

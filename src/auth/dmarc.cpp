@@ -2,6 +2,7 @@
 
 #include "auth/dmarc_record.h"
 #include "auth/org_domain.h"
+#include "core/text.h"
 
 namespace ar::auth {
 namespace {
@@ -28,14 +29,7 @@ bool is_domain_name(std::string_view d) {
 
 // An outside name as shown in `detail`, which may end up in a header comment or a log line.
 std::string shown(std::string_view s) {
-    constexpr size_t kMax = 100;
-    std::string out;
-    for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-        auto c = static_cast<unsigned char>(s[i]);
-        out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
-    }
-    if (s.size() > kMax) out += "...";
-    return out;
+    return printable(s, 100, true);
 }
 
 struct Discovery {

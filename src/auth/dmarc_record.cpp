@@ -12,15 +12,7 @@ constexpr std::string_view kField = "dmarc";
 // A piece of the record for an error message: records come from anyone's DNS, and the message
 // may end up in a log line or a header comment, so control and non-ASCII bytes are masked.
 std::string quoted(std::string_view s) {
-    constexpr size_t kMax = 40;
-    std::string out = "\"";
-    for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-        auto c = static_cast<unsigned char>(s[i]);
-        out += (c < 0x20 || c >= 0x7f) ? '?' : static_cast<char>(c);
-    }
-    if (s.size() > kMax) out += "...";
-    out += '"';
-    return out;
+    return "\"" + printable(s, 40) + "\"";
 }
 
 struct TagSpec {

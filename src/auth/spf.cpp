@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "auth/spf_record.h"
+#include "dns/resolver.h"
 #include "core/text.h"
 
 namespace ar::auth {
@@ -59,58 +60,16 @@ TermResult term_match(bool matched) {
     return t;
 }
 
+// An IPv4-mapped IPv6 client (::ffff:0:0/96, RFC 4291 2.5.5.2) is checked as IPv4.
 dns::IpAddress to_ip(const asio::ip::address& a) {
-    dns::IpAddress out;
-    if (a.is_v4()) {
-        auto b = a.to_v4().to_bytes();
-        std::copy(b.begin(), b.end(), out.bytes.begin());
-        return out;
-    }
-    auto b = a.to_v6().to_bytes();
-    bool mapped = true; // ::ffff:0:0/96 (RFC 4291 2.5.5.2)
-    for (size_t i = 0; i < 12; ++i)
-        if (b[i] != (i < 10 ? 0 : 0xff)) mapped = false;
-    if (mapped) {
-        std::copy(b.begin() + 12, b.end(), out.bytes.begin());
-        return out;
-    }
-    out.v6 = true;
-    std::copy(b.begin(), b.end(), out.bytes.begin());
-    return out;
-}
-
-// Whether `ip` lies in net/prefix; addresses of different families never do.
-bool in_network(const dns::IpAddress& ip, const dns::IpAddress& net, int prefix) {
-    if (ip.v6 != net.v6) return false;
-    int bits = prefix;
-    for (size_t i = 0; bits > 0 && i < ip.bytes.size(); ++i, bits -= 8) {
-        unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
-        if ((ip.bytes[i] & mask) != (net.bytes[i] & mask)) return false;
-    }
-    return true;
-}
-
-// Asio's text for the detail sentences, so they name the client the way the logs do.
-std::string ip_string(const dns::IpAddress& ip) {
-    if (!ip.v6) {
-        asio::ip::address_v4::bytes_type b;
-        std::copy(ip.bytes.begin(), ip.bytes.begin() + 4, b.begin());
-        return asio::ip::address_v4(b).to_string();
-    }
-    asio::ip::address_v6::bytes_type b;
-    std::copy(ip.bytes.begin(), ip.bytes.end(), b.begin());
-    return asio::ip::address_v6(b).to_string();
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return dns::ip_address(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()));
+    return dns::ip_address(a);
 }
 
 // Names in sentences come from DNS or the sender: kept printable and short.
-std::string printable(std::string_view s) {
-    std::string out;
-    for (char ch : s.substr(0, 255)) {
-        unsigned char u = static_cast<unsigned char>(ch);
-        out += (u < 0x20 || u >= 0x7f) ? '?' : ch;
-    }
-    if (s.size() > 255) out += "...";
-    return out;
+std::string shown(std::string_view s) {
+    return printable(s, 255);
 }
 
 std::string dns_failure(std::string_view what, const std::string& name, const Answer& a) {
@@ -147,7 +106,7 @@ bool has_family_address(const Answer& a, bool v6) {
 bool matches_address(const Check& c, const Answer& a, const SpfMechanism& m) {
     for (const auto& addr : a.addresses) {
         dns::IpAddress candidate = to_ip(addr);
-        if (in_network(c.ip, candidate, c.ip.v6 ? m.cidr6 : m.cidr4)) return true;
+        if (dns::in_network(c.ip, candidate, c.ip.v6 ? m.cidr6 : m.cidr4)) return true;
     }
     return false;
 }
@@ -274,7 +233,7 @@ asio::awaitable<TermResult> match_term(Check& c, const SpfMechanism& m,
         co_return out;
     case SpfMechanismKind::Ip4:
     case SpfMechanismKind::Ip6:
-        out = term_match(in_network(c.ip, m.network, m.network.v6 ? m.cidr6 : m.cidr4));
+        out = term_match(dns::in_network(c.ip, m.network, m.network.v6 ? m.cidr6 : m.cidr4));
         co_return out;
     default:
         break;
@@ -353,7 +312,7 @@ asio::awaitable<Outcome> follow_redirect(Check& c, const std::string& spec,
 asio::awaitable<Outcome> check_host(Check& c, std::string domain) {
     Outcome out;
     if (!is_valid_query_name(domain)) {
-        out = make(SpfResult::None, "\"" + printable(domain) + "\" is not a valid domain name");
+        out = make(SpfResult::None, "\"" + shown(domain) + "\" is not a valid domain name");
         co_return out;
     }
     Answer txt = co_await c.dns.txt(domain);
@@ -441,7 +400,7 @@ std::string_view spf_result_name(SpfResult r) {
 asio::awaitable<SpfVerdict> check_spf(Lookup& dns, asio::ip::address ip, std::string helo,
                                       std::string mail_from) {
     Check c{dns, to_ip(ip), std::string(), SpfMacroContext(), 0, 0};
-    c.ip_text = ip_string(c.ip);
+    c.ip_text = dns::to_string(c.ip);
 
     // Section 2.4: a null reverse-path is checked as postmaster at the HELO name.
     std::string sender = mail_from;
@@ -466,8 +425,8 @@ asio::awaitable<SpfVerdict> check_spf(Lookup& dns, asio::ip::address ip, std::st
     verdict.domain = domain;
     if (!is_valid_spf_domain(domain)) {
         verdict.result = SpfResult::None;
-        verdict.domain = printable(domain);
-        verdict.detail = "the sender domain \"" + printable(domain) +
+        verdict.domain = shown(domain);
+        verdict.detail = "the sender domain \"" + shown(domain) +
                          "\" is not a valid domain name, so "
                          "it has no SPF record to check";
         co_return verdict;

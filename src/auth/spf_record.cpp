@@ -28,13 +28,7 @@ char lower(char c) {
 
 // Terms are quoted in errors; a hostile record should not fill a log line.
 std::string quote(std::string_view term) {
-    std::string out = "\"";
-    for (char c : term.substr(0, 80)) {
-        unsigned char u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u >= 0x7f) ? '?' : c;
-    }
-    if (term.size() > 80) out += "...";
-    return out + "\"";
+    return "\"" + printable(term, 80) + "\"";
 }
 
 ar::Error spf_error(std::string message) {

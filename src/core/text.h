@@ -26,6 +26,18 @@ inline std::string_view trim(std::string_view s, std::string_view blanks = " \t\
     if (start == std::string_view::npos) return {};
     return s.substr(start, s.find_last_not_of(blanks) - start + 1);
 }
+// Outside text (a DNS record, a name a sender gave) made safe for a log line or a header
+// comment: control bytes, DEL and (unless keep_non_ascii, for UTF-8 names) bytes above 0x7e
+// become '?', and it is cut after `max` bytes with "...".
+inline std::string printable(std::string_view s, size_t max, bool keep_non_ascii = false) {
+    std::string out;
+    for (char ch : s.substr(0, max)) {
+        auto c = static_cast<unsigned char>(ch);
+        out += (c < 0x20 || c == 0x7f || (c > 0x7f && !keep_non_ascii)) ? '?' : ch;
+    }
+    if (s.size() > max) out += "...";
+    return out;
+}
 // Lowercase hex of bytes.
 std::string to_hex(const unsigned char* data, size_t size);
 // SHA-256 of data, lowercase hex.

@@ -1,4 +1,5 @@
 #include "dkim/keys.h"
+#include "core/openssl_ptr.h"
 #include "core/openssl_error.h"
 #include "mime/encoding.h"
 
@@ -17,11 +18,6 @@ namespace {
 constexpr int kRsaBits = 2048;
 constexpr int kRsaMinBits = 1024;     // RFC 8301 3.2: verifiers reject shorter keys
 constexpr size_t kTxtStringMax = 255; // RFC 1035 3.3: one character-string
-
-struct BioFree {
-    void operator()(BIO* b) const { BIO_free(b); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
 
 std::string base64(const unsigned char* data, size_t n) {
     return mime::base64_encode(std::string_view(reinterpret_cast<const char*>(data), n));

@@ -1,4 +1,5 @@
 #include "dkim/sign.h"
+#include "core/openssl_ptr.h"
 #include "core/openssl_error.h"
 #include "mime/encoding.h"
 
@@ -26,11 +27,6 @@ constexpr std::string_view kSignedFields[] = {
 
 // Listed once more than they occur, so a field added later breaks the signature (RFC 6376 8.15).
 constexpr std::string_view kOverSignedFields[] = {"from", "subject", "date", "to", "message-id"};
-
-struct MdCtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 
 ar::Error crypto_error(std::string_view what) {
     return ar::Error{ar::kErrInternal,

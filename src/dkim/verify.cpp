@@ -1,4 +1,5 @@
 #include "dkim/verify.h"
+#include "core/openssl_ptr.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -89,15 +90,6 @@ std::string remove_b_value(std::string_view raw) {
     }
     return out;
 }
-
-struct PkeyFree {
-    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-struct MdCtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 
 // The p= key: SubjectPublicKeyInfo (or a bare RSAPublicKey, which some publish) for RSA, the
 // raw 32 bytes for ed25519 (RFC 8463 4).

@@ -188,6 +188,16 @@ std::string to_string(const IpAddress& address) {
     return text;
 }
 
+bool in_network(const IpAddress& ip, const IpAddress& net, int prefix) {
+    if (ip.v6 != net.v6) return false;
+    int bits = prefix;
+    for (size_t i = 0; bits > 0 && i < ip.bytes.size(); ++i, bits -= 8) {
+        unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
+        if ((ip.bytes[i] & mask) != (net.bytes[i] & mask)) return false;
+    }
+    return true;
+}
+
 MxAnswer parse_mx_answer(const unsigned char* d, std::size_t n) {
     MxAnswer out;
     auto s = classify(d, n, out);

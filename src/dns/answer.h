@@ -88,4 +88,8 @@ std::string rcode_name(int rcode);
 
 std::string to_string(const IpAddress& address);
 
+// Whether `ip` lies in the network net/prefix (prefix in bits); addresses of different
+// families never do. For SPF's ip4/ip6/a/mx terms and the trusted networks.
+bool in_network(const IpAddress& ip, const IpAddress& net, int prefix);
+
 } // namespace ar::dns

@@ -159,6 +159,20 @@ asio::ip::address to_asio(const IpAddress& a) {
 
 } // namespace
 
+// The inverse of to_asio (resolver.h).
+IpAddress ip_address(const asio::ip::address& a) {
+    IpAddress out;
+    out.v6 = a.is_v6();
+    if (out.v6) {
+        auto b = a.to_v6().to_bytes();
+        std::copy(b.begin(), b.end(), out.bytes.begin());
+    } else {
+        auto b = a.to_v4().to_bytes();
+        std::copy(b.begin(), b.end(), out.bytes.begin());
+    }
+    return out;
+}
+
 class Resolver::Engine : public std::enable_shared_from_this<Engine> {
   public:
     Engine(asio::any_io_executor ex, std::vector<std::string> servers,

@@ -83,6 +83,9 @@ class Resolver {
     std::shared_ptr<Engine> engine_;
 };
 
+// An Asio address as the dns module holds one (an IPv4-mapped IPv6 address stays IPv6).
+IpAddress ip_address(const asio::ip::address& a);
+
 // Validates and normalises a "--dns" value: comma-separated "IPv4:port" or "[IPv6]:port"
 // (the port may be left out: 53). Host names are refused: a resolver needs no resolver.
 ar::Result<std::vector<std::string>> parse_server_list(std::string_view csv);

@@ -301,29 +301,9 @@ std::string strip_submission_headers(std::string_view raw) {
 }
 
 bool TrustedNetwork::contains(const asio::ip::address& a) const {
-    if (a.is_v4() != network.is_v4()) {
-        if (a.is_v6() && a.to_v6().is_v4_mapped() && network.is_v4())
-            return contains(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()));
-        return false;
-    }
-    auto bytes_of = [](const asio::ip::address& x) {
-        std::vector<unsigned char> out;
-        if (x.is_v4()) {
-            auto b = x.to_v4().to_bytes();
-            out.assign(b.begin(), b.end());
-        } else {
-            auto b = x.to_v6().to_bytes();
-            out.assign(b.begin(), b.end());
-        }
-        return out;
-    };
-    auto na = bytes_of(network), aa = bytes_of(a);
-    int bits = prefix;
-    for (size_t i = 0; i < na.size() && bits > 0; ++i, bits -= 8) {
-        unsigned char mask = bits >= 8 ? 0xFF : static_cast<unsigned char>(0xFF << (8 - bits));
-        if ((na[i] & mask) != (aa[i] & mask)) return false;
-    }
-    return true;
+    if (a.is_v6() && a.to_v6().is_v4_mapped() && network.is_v4())
+        return contains(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()));
+    return dns::in_network(dns::ip_address(a), dns::ip_address(network), prefix);
 }
 
 Result<TrustedNetwork> parse_trusted_network(const std::string& s) {
@@ -370,9 +350,11 @@ Result<std::unique_ptr<SmtpDoors>> start_smtp_doors(asio::io_context& io, Relay&
     auto tls = smtp::make_server_tls_context(options.tls_cert, options.tls_key);
     if (!tls) return tls.error();
     doors->submission_handler = std::make_unique<SubmissionHandler>(relay, doors->pool, trusted);
-    doors->resolver = std::make_unique<dns::Resolver>(io.get_executor(), options.dns_servers);
-    doors->lookup = std::make_unique<auth::ResolverLookup>(*doors->resolver);
-    doors->inbound_handler = std::make_unique<InboundHandler>(relay, doors->pool, *doors->lookup);
+    if (options.inbound) { // only the MX asks DNS (its sender checks)
+        doors->resolver = std::make_unique<dns::Resolver>(io.get_executor(), options.dns_servers);
+        doors->lookup = std::make_unique<auth::ResolverLookup>(*doors->resolver);
+        doors->inbound_handler = std::make_unique<InboundHandler>(relay, doors->pool, *doors->lookup);
+    }
 
     smtp::ServerLimits limits;
     limits.single_thread = true;  // App runs the doors' io_context on one thread

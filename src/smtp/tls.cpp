@@ -1,4 +1,5 @@
 #include "smtp/tls.h"
+#include "core/openssl_ptr.h"
 #include "core/openssl_error.h"
 
 #include <arpa/inet.h>
@@ -19,22 +20,6 @@ namespace {
 ar::Error tls_error(std::string message) {
     return ar::Error{ar::kErrInternal, std::move(message), ""};
 }
-
-struct PkeyFree {
-    void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct X509Free {
-    void operator()(X509* p) const { X509_free(p); }
-};
-struct BioFree {
-    void operator()(BIO* p) const { BIO_free(p); }
-};
-struct BnFree {
-    void operator()(BIGNUM* p) const { BN_free(p); }
-};
-struct ExtFree {
-    void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
-};
 
 bool is_ip_literal(const std::string& host) {
     unsigned char buf[16];
@@ -59,17 +44,17 @@ ar::Status add_extension(X509* cert, int nid, const std::string& value) {
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-    std::unique_ptr<X509_EXTENSION, ExtFree> ext(
+    X509ExtensionPtr ext(
         X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
     if (!ext || X509_add_ext(cert, ext.get(), -1) != 1)
         return tls_error("Cannot add certificate extension " + value + ": " + openssl_reason());
     return ar::Ok{};
 }
 
-ar::Result<std::unique_ptr<X509, X509Free>> make_certificate(EVP_PKEY* key, const std::string& host,
+ar::Result<X509Ptr> make_certificate(EVP_PKEY* key, const std::string& host,
                                                              std::chrono::hours validity) {
-    std::unique_ptr<X509, X509Free> cert(X509_new());
-    std::unique_ptr<BIGNUM, BnFree> serial(BN_new());
+    X509Ptr cert(X509_new());
+    BignumPtr serial(BN_new());
     if (!cert || !serial) return tls_error("Out of memory creating a certificate");
     // A random positive 127-bit serial: unique enough that browsers never see a repeat.
     if (X509_set_version(cert.get(), 2) != 1 ||
@@ -164,13 +149,13 @@ ar::Status generate_self_signed(const std::string& cert_file, const std::string&
     if (!is_certificate_host(hostname))
         return ar::invalid("hostname", "Cannot make a certificate for '" + hostname +
                                            "': use a host name of letters, digits, '-' and '.'");
-    std::unique_ptr<EVP_PKEY, PkeyFree> key(EVP_EC_gen("P-256"));
+    PkeyPtr key(EVP_EC_gen("P-256"));
     if (!key) return tls_error("Cannot generate a P-256 key: " + openssl_reason());
     auto cert = make_certificate(key.get(), hostname, validity);
     if (!cert) return cert.error();
 
-    std::unique_ptr<BIO, BioFree> key_pem(BIO_new(BIO_s_mem()));
-    std::unique_ptr<BIO, BioFree> cert_pem(BIO_new(BIO_s_mem()));
+    BioPtr key_pem(BIO_new(BIO_s_mem()));
+    BioPtr cert_pem(BIO_new(BIO_s_mem()));
     if (!key_pem || !cert_pem ||
         PEM_write_bio_PrivateKey(key_pem.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
             1 ||
