@@ -18,7 +18,8 @@
 #
 # Usage (as root: apt-get, a private Postfix):  bench/run.sh
 # Env: N=10000 (issue 3 queue and Postfix DKIM runs)  ACCEPT_N=10000 (Postfix acceptance, issue 4)
-#      RUNS=3 (timed runs whose median is taken)  SECS=10 (per HTTP run)  SLOW_N=1000
+#      RUNS=3 (timed runs whose median is taken)  WARMUP=200 (untimed, before issue 4's runs and
+#      in each Postfix yardstick)  SECS=10 (per HTTP run)  SLOW_N=1000
 #      SLOW_DELAY=1.0  JOBS=1 (build)
 #      BENCH_DIR=/var/tmp/agentrelay-bench (wiped on each run)  ONLY="2 3 3slow 4" (the parts to run)
 # Loopback only. Every process started here is stopped by its PID at exit.
@@ -28,6 +29,7 @@ N=${N:-10000}
 ACCEPT_N=${ACCEPT_N:-10000}
 SECS=${SECS:-10}
 RUNS=${RUNS:-3}
+WARMUP=${WARMUP:-200}
 SLOW_N=${SLOW_N:-1000}
 SLOW_DELAY=${SLOW_DELAY:-1.0}
 JOBS=${JOBS:-1}
@@ -156,7 +158,7 @@ settle() { sync; }
 postfix_run() {  # postfix_run N on|off -> the baseline's line
   local out
   settle
-  out=$(PF_DIR=$WORK/postfix SESS=$SESS LEN=$LEN RUNS=$RUNS "$ROOT/bench/postfix_baseline.sh" "$1" "$2") ||
+  out=$(PF_DIR=$WORK/postfix SESS=$SESS LEN=$LEN RUNS=$RUNS WARMUP=$WARMUP "$ROOT/bench/postfix_baseline.sh" "$1" "$2") ||
     die "postfix_baseline.sh $1 $2 failed"
   echo "$out"
 }
@@ -374,6 +376,13 @@ start_sink sink-sub.out
 serve "$D5" serve-sub.log --submission 127.0.0.1:$SUB_PORT --trusted-network 127.0.0.1/32=sender \
   --route bench.test=127.0.0.1:$SINK_PORT --config "$WORK/sub.json"
 wait_listen $SUB_PORT
+# Warm-up, untimed, as the Postfix yardstick has (WARMUP there): the store's WAL grows to its
+# working size and the delivery connections open; the timed runs start once it is delivered.
+if (( WARMUP > 0 )); then
+  /usr/sbin/smtp-source -s $SESS -m "$WARMUP" -l $LEN -f sender@relay.bench.test -t sink@bench.test \
+    127.0.0.1:$SUB_PORT >"$WORK/smtp-source-sub.log" 2>&1 || { cat "$WORK/smtp-source-sub.log"; die "smtp-source failed"; }
+  wait_sink "$WARMUP" 300 || die "only $(sink_count)/$WARMUP warm-up messages reached smtp-sink within 300 s"
+fi
 subs=()
 for r in $(seq "$RUNS"); do
   settle
@@ -383,7 +392,7 @@ for r in $(seq "$RUNS"); do
   t1=$(now)
   subs+=("$(calc '%.1f' "$ACCEPT_N / ($t1 - $t0)")")
   # As the Postfix yardstick does: the next run once this one's messages are delivered.
-  wait_sink $((r * ACCEPT_N)) 300 || die "only $(sink_count)/$((r * ACCEPT_N)) reached smtp-sink within 300 s"
+  wait_sink $((WARMUP + r * ACCEPT_N)) 300 || die "only $(sink_count)/$((WARMUP + r * ACCEPT_N)) reached smtp-sink within 300 s"
   echo "agentrelay submission run $r: accepted $ACCEPT_N in $(calc '%.3f' "$t1 - $t0") s (${subs[-1]} msg/s);" \
        "delivered in $(calc '%.3f' "$T_REACHED - $t0") s"
 done
