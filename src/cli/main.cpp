@@ -20,6 +20,7 @@ usage: agentrelay COMMAND [options]     (agentrelay COMMAND --help for each)
   dkim list|rotate|activate             DKIM keys of the hosted domain
   doctor --data DIR                     check the domain's published DNS records
   queue list|retry --data DIR           the delivery queue (like mailq), and retrying it now
+  suppression list|add|remove --data DIR  each agent's suppression list (bounced addresses)
   version                               print the version
 )";
 
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
         if (cmd == "dkim") return ar::cli::cmd_dkim(rest);
         if (cmd == "doctor") return ar::cli::cmd_doctor(rest);
         if (cmd == "queue") return ar::cli::cmd_queue(rest);
+        if (cmd == "suppression") return ar::cli::cmd_suppression(rest);
         if (cmd == "version" || cmd == "--version") {
             std::cout << "agentrelay " << AGENTRELAY_VERSION << "\n";
             return 0;

@@ -682,4 +682,33 @@ bool AgentStore::is_suppressed(const std::string& address) {
     return r && *r;
 }
 
+Result<std::vector<Suppression>> AgentStore::suppressions(int limit) {
+    return writer_.read<std::vector<Suppression>>([&](Db& db) {
+        auto s = db.prepare("SELECT address, reason, created_at FROM suppression "
+                            "ORDER BY created_at DESC, address LIMIT ?");
+        s.bind(1, static_cast<int64_t>(limit));
+        std::vector<Suppression> out;
+        while (s.step()) out.push_back(Suppression{s.text(0), s.text(1), s.int64(2)});
+        return out;
+    });
+}
+
+Result<bool> AgentStore::suppress(const std::string& address, const std::string& reason, int64_t now_ms) {
+    return writer_.write_value<bool>([&](Db& db) {
+        db.prepare("INSERT OR IGNORE INTO suppression(address, reason, created_at) VALUES(?, ?, ?)")
+            .bind(1, address)
+            .bind(2, reason)
+            .bind(3, now_ms)
+            .run();
+        return db.changes() > 0;
+    });
+}
+
+Result<bool> AgentStore::unsuppress(const std::string& address) {
+    return writer_.write_value<bool>([&](Db& db) {
+        db.prepare("DELETE FROM suppression WHERE address = ?").bind(1, address).run();
+        return db.changes() > 0;
+    });
+}
+
 }  // namespace ar::store

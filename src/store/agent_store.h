@@ -158,6 +158,13 @@ struct PendingRecipient {
     bool in_flight = false;  // leased: a delivery is under way
 };
 
+// An address on an agent's suppression list (`agentrelay suppression list`).
+struct Suppression {
+    std::string address;
+    std::string reason;  // the bounce that put it there, or what the operator gave
+    int64_t created_at = 0;
+};
+
 struct PurgeCount {
     int64_t messages = 0;
     int64_t inbox = 0;
@@ -215,6 +222,14 @@ class AgentStore {
     Result<int64_t> count_by_status(const std::string& status);
 
     bool is_suppressed(const std::string& address);
+    // The suppression list, newest first, at most `limit`. Sends to a listed address are not
+    // attempted (their recipients become `suppressed`); the operator adds and removes
+    // addresses (like SES's suppression list API). Addresses compare without regard to case.
+    Result<std::vector<Suppression>> suppressions(int limit);
+    // Adds address (false: it was listed already, and keeps its first reason).
+    Result<bool> suppress(const std::string& address, const std::string& reason, int64_t now_ms);
+    // Removes address (false: it was not listed); later sends to it are attempted again.
+    Result<bool> unsuppress(const std::string& address);
 
   private:
     GroupWriter writer_;

@@ -315,6 +315,48 @@ TEST_CASE("outcomes update recipients, bounces and the suppression list", "[stor
     CHECK(m2->events[0].detail.find("suppression list") != std::string::npos);
 }
 
+TEST_CASE("the operator lists, adds and removes suppressed addresses", "[store]") {
+    TempDir dir;
+    AgentStore s(dir.path + "/a.db");
+    auto added = s.suppress("stop@one.test", "asked to stop", 2000);
+    REQUIRE(added);
+    CHECK(*added);
+    // Listed already (in another case): not added again, the first reason stays.
+    added = s.suppress("STOP@one.test", "again", 3000);
+    REQUIRE(added);
+    CHECK_FALSE(*added);
+    REQUIRE(s.suppress("older@one.test", "5.1.1 no such user", 1000));
+    auto list = s.suppressions(10);
+    REQUIRE(list);
+    REQUIRE(list->size() == 2);
+    CHECK((*list)[0].address == "stop@one.test");  // newest first
+    CHECK((*list)[0].reason == "asked to stop");
+    CHECK((*list)[0].created_at == 2000);
+    CHECK((*list)[1].address == "older@one.test");
+    auto one = s.suppressions(1);
+    REQUIRE(one);
+    CHECK(one->size() == 1);
+
+    // A send to a suppressed address is not attempted; once removed, it is queued again.
+    auto first = s.insert_message(make_message("m_1", 4000, {"Stop@one.test"}), {}, 1);
+    REQUIRE(first);
+    CHECK(first->recipients[0].second == kSuppressed);
+    auto removed = s.unsuppress("stop@ONE.test");
+    REQUIRE(removed);
+    CHECK(*removed);
+    removed = s.unsuppress("stop@one.test");
+    REQUIRE(removed);
+    CHECK_FALSE(*removed);
+    CHECK_FALSE(s.is_suppressed("stop@one.test"));
+    auto second = s.insert_message(make_message("m_2", 5000, {"stop@one.test"}), {}, 1);
+    REQUIRE(second);
+    CHECK(second->recipients[0].second == kQueued);
+    list = s.suppressions(10);
+    REQUIRE(list);
+    REQUIRE(list->size() == 1);
+    CHECK((*list)[0].address == "older@one.test");
+}
+
 TEST_CASE("a version 2 agent store is migrated: stored queued events become the rows' own", "[store]") {
     TempDir dir;
     std::string path = dir.path + "/old.db";
