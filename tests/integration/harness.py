@@ -201,8 +201,30 @@ class Serve:
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
 
+    # The REST calls most tests make, as `agent` (a dict from DataDir.create_agent).
+    def send(self, agent, **message):
+        """POST /v1/messages: send_email's result (after asserting the 202)."""
+        status, _, body = http("POST", self.url("/v1/messages"), message, bearer(agent))
+        assert status == 202, (status, body)
+        return body
+
+    def message_status(self, agent, message_id):
+        """GET /v1/messages/{id}: check_status's result (after asserting the 200)."""
+        status, _, body = http("GET", self.url("/v1/messages/" + message_id), headers=bearer(agent))
+        assert status == 200, (status, body)
+        return body
+
+    def wait_status(self, agent, message_id, want, timeout=30):
+        """check_status's result once the message's status is `want`."""
+        return wait_for(lambda: (lambda s: s if s["status"] == want else None)(self.message_status(agent, message_id)),
+                        timeout=timeout, what=f"{message_id} to be {want}")
+
     def stop(self):
         self.process.stop()
+
+
+def bearer(agent):
+    return {"Authorization": "Bearer " + agent["api_key"]}
 
 
 def http(method, url, body=None, headers=None, raw=None):
@@ -332,7 +354,6 @@ def dkim_records(init_output):
 def dkim_verify_all(message, records):
     """Verifies every DKIM-Signature of message with dkimpy (an independent implementation),
     answering key queries from records. Returns the list of (selector, algorithm, ok)."""
-    import re
     script = r'''
 import json, re, sys, dkim
 msg = sys.stdin.buffer.read()

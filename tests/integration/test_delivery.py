@@ -2,8 +2,6 @@
 dkimpy verifying both DKIM signatures. Nothing here can reach past 127.0.0.1: --dns names the
 local dnsmasq and every MX resolves to 127.0.0.1 on the receiver's port (--smtp-port)."""
 import email
-import json
-import re
 import unittest
 
 from harness import BIN, DataDir, Dnsmasq, Receiver, Serve, dkim_records, dkim_verify_all, http, run, wait_for
@@ -42,20 +40,13 @@ class DeliveryTest(unittest.TestCase):
         cls.data.close()
 
     def send(self, **args):
-        status, _, body = http("POST", self.serve.url("/v1/messages"), args,
-                               {"Authorization": "Bearer " + self.alice["api_key"]})
-        self.assertEqual(status, 202, body)
-        return body
+        return self.serve.send(self.alice, **args)
 
     def status(self, message_id):
-        status, _, body = http("GET", self.serve.url("/v1/messages/" + message_id),
-                               headers={"Authorization": "Bearer " + self.alice["api_key"]})
-        self.assertEqual(status, 200, body)
-        return body
+        return self.serve.message_status(self.alice, message_id)
 
     def wait_status(self, message_id, want, timeout=20):
-        return wait_for(lambda: (lambda s: s if s["status"] == want else None)(self.status(message_id)),
-                        timeout=timeout, what=f"{message_id} to be {want}")
+        return self.serve.wait_status(self.alice, message_id, want, timeout)
 
     def received(self, receiver, message_id_header):
         for env, data in receiver.messages():

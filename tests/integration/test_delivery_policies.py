@@ -43,18 +43,13 @@ class Relay:
         return http("POST", self.serve.url("/v1/messages"), message, self.auth(agent))
 
     def send(self, agent=None, **message):
-        status, _, body = self.post(agent, **message)
-        assert status == 202, (status, body)
-        return body["message_id"]
+        return self.serve.send(agent or self.alice, **message)["message_id"]
 
     def status(self, message_id, agent=None):
-        status, _, body = http("GET", self.serve.url("/v1/messages/" + message_id), headers=self.auth(agent))
-        assert status == 200, (status, body)
-        return body
+        return self.serve.message_status(agent or self.alice, message_id)
 
     def wait_status(self, message_id, want, timeout=30):
-        return wait_for(lambda: (lambda s: s if s["status"] == want else None)(self.status(message_id)),
-                        timeout=timeout, what=f"{message_id} to be {want}")
+        return self.serve.wait_status(self.alice, message_id, want, timeout)
 
     def wait_attempted(self, message_id, timeout=30):
         """The status once every recipient had at least one attempt."""

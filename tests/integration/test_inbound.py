@@ -13,7 +13,7 @@ import unittest
 import uuid
 from email.message import EmailMessage
 
-from harness import (BIN, DataDir, Dnsmasq, McpStdio, Receiver, Serve, free_port, http, port_open, run,
+from harness import (DataDir, Dnsmasq, McpStdio, Receiver, Serve, free_port, http, port_open,
                      wait_for)
 
 DOMAIN = "agents.test"
@@ -125,18 +125,13 @@ class InboundTest(unittest.TestCase):
         return wait_for(lambda: self.inbox_with(who, subject), what=f"'{subject}' in the inbox")[0]
 
     def send(self, who, **args):
-        status, _, body = http("POST", self.serve.url("/v1/messages"), args, self.auth(who))
-        self.assertEqual(status, 202, body)
-        return body
+        return self.serve.send(who, **args)
 
     def status(self, who, message_id):
-        status, _, body = http("GET", self.serve.url("/v1/messages/" + message_id), headers=self.auth(who))
-        self.assertEqual(status, 200, body)
-        return body
+        return self.serve.message_status(who, message_id)
 
     def wait_status(self, who, message_id, want):
-        return wait_for(lambda: (lambda s: s if s["status"] == want else None)(self.status(who, message_id)),
-                        timeout=20, what=f"{message_id} to be {want}")
+        return self.serve.wait_status(who, message_id, want, timeout=20)
 
     def sent_to_receiver(self, message_id):
         """Sends nothing: finds the envelope of our message at the receiver."""

@@ -2,7 +2,7 @@
 import json
 import unittest
 
-from harness import DataDir, McpStdio, wait_for
+from harness import DataDir, McpStdio
 
 
 class McpStdioTest(unittest.TestCase):

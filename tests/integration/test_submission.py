@@ -9,7 +9,6 @@ import json
 import os
 import re
 import smtplib
-import socket
 import sqlite3
 import ssl
 import subprocess
@@ -75,14 +74,10 @@ class SubmissionTest(unittest.TestCase):
     # --- helpers --------------------------------------------------------------------------
 
     def status(self, message_id, who=None):
-        status, _, body = http("GET", self.serve.url("/v1/messages/" + message_id),
-                               headers={"Authorization": "Bearer " + (who or self.alice)["api_key"]})
-        self.assertEqual(status, 200, body)
-        return body
+        return self.serve.message_status(who or self.alice, message_id)
 
     def wait_status(self, message_id, want):
-        return wait_for(lambda: (lambda s: s if s["status"] == want else None)(self.status(message_id)),
-                        timeout=20, what=f"{message_id} to be {want}")
+        return self.serve.wait_status(self.alice, message_id, want, timeout=20)
 
     def at_receiver(self, marker):
         for env, data in self.receiver.messages():

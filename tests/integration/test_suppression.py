@@ -6,7 +6,7 @@ import json
 import subprocess
 import unittest
 
-from harness import BIN, DataDir, Receiver, Serve, http, wait_for
+from harness import BIN, DataDir, Receiver, Serve
 
 
 def suppression(*args):
@@ -27,20 +27,13 @@ class SuppressionTest(unittest.TestCase):
         self.data.close()
 
     def send(self, to):
-        status, _, body = http("POST", self.serve.url("/v1/messages"), {"to": to, "subject": "s", "text": "x"},
-                               {"Authorization": "Bearer " + self.alice["api_key"]})
-        self.assertEqual(status, 202, body)
-        return body
+        return self.serve.send(self.alice, to=to, subject="s", text="x")
 
     def status(self, message_id):
-        status, _, body = http("GET", self.serve.url("/v1/messages/" + message_id),
-                               headers={"Authorization": "Bearer " + self.alice["api_key"]})
-        self.assertEqual(status, 200, body)
-        return body
+        return self.serve.message_status(self.alice, message_id)
 
     def wait_status(self, message_id, want):
-        return wait_for(lambda: (lambda s: s if s["status"] == want else None)(self.status(message_id)),
-                        timeout=30, what=f"{message_id} to be {want}")
+        return self.serve.wait_status(self.alice, message_id, want)
 
     def run_ok(self, *args):
         p = suppression(*args, "--data", self.data.path)
