@@ -37,6 +37,20 @@ class ExamplesTest(unittest.TestCase):
         finally:
             serve.stop()
 
+    def test_http_mcp_agents_confirmation_code(self):
+        serve = Serve(self.data)
+        try:
+            p = subprocess.run(["/usr/bin/python3", os.path.join(EXAMPLES, "http_mcp_agents.py"),
+                                "--url", serve.url("/mcp"),
+                                "--waiter", "alice@agents.localhost", "--waiter-key", self.alice["api_key"],
+                                "--sender", "bob@agents.localhost", "--sender-key", self.bob["api_key"]],
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("verified: True", p.stdout)
+            self.assertRegex(p.stdout, r"waiter: code \d{6} ")
+        finally:
+            serve.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
