@@ -590,29 +590,36 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 
     // Every I/O operation runs under a deadline: the idle timeout (or what is left of the
     // total), or a short grace once a timeout has already happened.
+    //
+    // The timer is not cancelled and set again for each of a session's dozen reads and writes
+    // (each time a trip through Asio's timer queue and a cancelled wait's handler to run): one
+    // wait stays pending, and when it fires before the current deadline it waits again for
+    // what is left. Only a deadline earlier than the pending wait's (the grace) re-arms it.
     void arm(IoKind kind) {
         auto now = SteadyClock::now();
-        auto deadline =
-            timeout_ != Timeout::None
-                ? now + kGrace
-                : std::min<SteadyClock::time_point>(now + limits_.idle_timeout, total_deadline_);
-        ++generation_;
+        deadline_ = timeout_ != Timeout::None
+                        ? now + kGrace
+                        : std::min<SteadyClock::time_point>(now + limits_.idle_timeout, total_deadline_);
         armed_ = true;
         io_kind_ = kind;
-        timer_.expires_at(deadline);
-        timer_.async_wait([weak = weak_from_this(), gen = generation_](asio::error_code ec) {
-            if (ec) return;
-            if (auto self = weak.lock()) self->on_deadline(gen);
+        if (!waiting_ || deadline_ < timer_.expiry()) wait_for_deadline();
+    }
+
+    void disarm() { armed_ = false; }
+
+    void wait_for_deadline() {
+        waiting_ = true;
+        timer_.expires_at(deadline_);  // a wait still pending completes with operation_aborted
+        timer_.async_wait([weak = weak_from_this()](asio::error_code ec) {
+            if (ec) return;  // replaced by a newer wait, or the session closed
+            if (auto self = weak.lock()) self->on_timer();
         });
     }
 
-    void disarm() {
-        armed_ = false;
-        timer_.cancel();
-    }
-
-    void on_deadline(uint64_t gen) {
-        if (gen != generation_ || !armed_ || closed_) return;
+    void on_timer() {
+        waiting_ = false;
+        if (!armed_ || closed_) return;  // no I/O in progress: the next arm() waits anew
+        if (SteadyClock::now() < deadline_) return wait_for_deadline();
         // A read that times out is answered with 421; anything else (a write, a TLS handshake,
         // the 421 itself) cannot be, and simply closes.
         if (timeout_ != Timeout::None || io_kind_ != IoKind::Read) {
@@ -766,7 +773,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
     const ServerLimits& limits_;
     tcp::socket socket_; // until TLS starts; then owned by tls_
     std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
-    asio::steady_timer timer_; // the deadline of the I/O operation in progress
+    asio::steady_timer timer_; // fires at or before deadline_ (see arm())
     asio::steady_timer delay_; // the pause before answering a failed AUTH
     uint64_t id_;
     bool busy_; // over max_sessions: answer 421 and close
@@ -785,7 +792,8 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
     bool smtputf8_ = false;
 
     SteadyClock::time_point total_deadline_;
-    uint64_t generation_ = 0;
+    SteadyClock::time_point deadline_;  // of the I/O operation in progress (armed_)
+    bool waiting_ = false;              // a wait on timer_ is pending
     bool armed_ = false;
     IoKind io_kind_ = IoKind::Other;
     Timeout timeout_ = Timeout::None;

@@ -771,6 +771,27 @@ TEST_CASE("an idle client is told 421 4.4.2 and disconnected", "[smtp_server]") 
     CHECK(wait_until([&] { return rig.server->active_sessions() == 0; }));
 }
 
+TEST_CASE("the idle timeout counts from the last command, not from the session's start", "[smtp_server]") {
+    ServerLimits limits;
+    limits.idle_timeout = 1s;
+    Rig rig(ListenerKind::Inbound, limits);
+    RawClient c(rig.port());
+    greet(c);
+    // A client that speaks every 300 ms for 2.5 s outlives the session's first deadline twice.
+    auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < 2500ms) {
+        std::this_thread::sleep_for(300ms);  // the client's pace, not a wait for the server
+        REQUIRE(starts_with(c.cmd("NOOP"), "250 2.0.0"));
+    }
+    // Once it falls silent, it gets the 421 one idle timeout after its last command.
+    auto last = std::chrono::steady_clock::now();
+    CHECK(starts_with(c.reply(), "421 4.4.2"));
+    auto silent = std::chrono::steady_clock::now() - last;
+    CHECK(silent >= 900ms);
+    CHECK(silent < 3s);
+    CHECK(c.closed_by_server());
+}
+
 TEST_CASE("the total session time is limited, even for a busy client", "[smtp_server]") {
     ServerLimits limits;
     limits.total_timeout = 1s;
