@@ -632,6 +632,27 @@ TEST_CASE("pipelined commands are answered in order", "[smtp_server]") {
     CHECK(rig.handler.message(1).data == "Subject: two\r\n\r\nsecond\r\n");
 }
 
+TEST_CASE("a fast client's many reads and writes in a row are all answered, in order", "[smtp_server]") {
+    // 200 commands, each in a send of its own, none waiting for its reply; then a 1 MB
+    // message in 4 KB sends.
+    Rig rig(ListenerKind::Inbound);
+    RawClient c(rig.port());
+    REQUIRE(starts_with(c.reply(), "220 "));
+    for (int i = 0; i < 200; ++i) c.send("NOOP\r\n");
+    for (int i = 0; i < 200; ++i) REQUIRE(starts_with(c.reply(), "250 2.0.0"));
+    CHECK(starts_with(c.cmd("EHLO client.example"), "250-"));
+    CHECK(starts_with(c.cmd("MAIL FROM:<sender@example.com>"), "250 2.1.0"));
+    CHECK(starts_with(c.cmd("RCPT TO:<a@example.com>"), "250 2.1.5"));
+    CHECK(starts_with(c.cmd("DATA"), "354 "));
+    std::string body = "Subject: big\r\n\r\n";
+    while (body.size() < 1'000'000) body += std::string(78, 'x') + "\r\n";
+    for (size_t at = 0; at < body.size(); at += 4096) c.send(std::string_view(body).substr(at, 4096));
+    c.send(".\r\n");
+    CHECK(starts_with(c.reply(), "250 2.0.0 Queued as 1"));
+    REQUIRE(rig.handler.message_count() == 1);
+    CHECK(rig.handler.message(0).data == body);
+}
+
 TEST_CASE("command sequencing and syntax errors", "[smtp_server]") {
     ServerLimits limits;
     limits.max_errors = 100;
