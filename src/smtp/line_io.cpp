@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <tuple>
 
 namespace ar::smtp {
 
@@ -45,18 +46,49 @@ ar::Error LineIo::failure(const std::error_code& ec) {
     return ar::Error{ar::kErrUnavailable, std::move(message), ""};
 }
 
+void LineIo::arm(Duration timeout) {
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+    armed_ = true;
+    expired_ = false;
+    if (!waiting_ || deadline_ < timer_.expiry()) wait_for_deadline();
+}
+
+void LineIo::wait_for_deadline() {
+    waiting_ = true;
+    timer_.expires_at(deadline_);  // a wait still pending completes with operation_aborted
+    // The timer is a member: when the LineIo goes, its wait completes with operation_aborted
+    // and the handler returns before it touches anything.
+    timer_.async_wait([this](std::error_code ec) {
+        if (!ec) on_timer();
+    });
+}
+
+void LineIo::on_timer() {
+    waiting_ = false;
+    if (!armed_) return;  // no operation in progress: the next arm() waits anew
+    if (std::chrono::steady_clock::now() < deadline_) return wait_for_deadline();
+    expired_ = true;
+    std::error_code ignored;
+    socket_.cancel(ignored);  // the pending read or write (under TLS too) ends with operation_aborted
+}
+
 asio::awaitable<ar::Result<std::string_view>> LineIo::read_line(Duration timeout) {
     buffer_.erase(0, consumed_);
     consumed_ = 0;
     size_t end = buffer_.find('\n');
     if (end == std::string::npos) {
         auto buffer = asio::dynamic_buffer(buffer_, kMaxLineBuffer);
-        auto read = tls_ ? asio::async_read_until(*tls_, buffer, '\n', use_tuple)
-                         : asio::async_read_until(socket_, buffer, '\n', use_tuple);
-        auto done = co_await with_timeout(std::move(read), timeout);
-        timed_out_ = !done;
-        if (!done) co_return ar::Error{ar::kErrUnavailable, "timeout", ""};
-        auto [ec, n] = *done;
+        arm(timeout);
+        std::error_code ec;
+        size_t n = 0;
+        // Two statements, not a conditional expression: GCC 12 miscompiles co_await inside ?:.
+        if (tls_)
+            std::tie(ec, n) = co_await asio::async_read_until(*tls_, buffer, '\n', use_tuple);
+        else
+            std::tie(ec, n) = co_await asio::async_read_until(socket_, buffer, '\n', use_tuple);
+        disarm();
+        timed_out_ = expired(ec);
+        if (timed_out_) co_return ar::Error{ar::kErrUnavailable, "timeout", ""};
         if (ec) co_return failure(ec);
         end = n - 1;
     }
@@ -67,12 +99,17 @@ asio::awaitable<ar::Result<std::string_view>> LineIo::read_line(Duration timeout
 }
 
 asio::awaitable<ar::Status> LineIo::write(std::string_view data, Duration timeout) {
-    auto write = tls_ ? asio::async_write(*tls_, asio::buffer(data), use_tuple)
-                      : asio::async_write(socket_, asio::buffer(data), use_tuple);
-    auto done = co_await with_timeout(std::move(write), timeout);
-    timed_out_ = !done;
-    if (!done) co_return ar::Error{ar::kErrUnavailable, "timeout", ""};
-    auto [ec, n] = *done;
+    arm(timeout);
+    std::error_code ec;
+    size_t n = 0;
+    if (tls_)
+        std::tie(ec, n) = co_await asio::async_write(*tls_, asio::buffer(data), use_tuple);
+    else
+        std::tie(ec, n) = co_await asio::async_write(socket_, asio::buffer(data), use_tuple);
+    (void)n;
+    disarm();
+    timed_out_ = expired(ec);
+    if (timed_out_) co_return ar::Error{ar::kErrUnavailable, "timeout", ""};
     if (ec) co_return failure(ec);
     co_return ar::Ok{};
 }
