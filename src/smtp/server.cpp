@@ -619,16 +619,23 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
     void on_timer() {
         waiting_ = false;
         if (!armed_ || closed_) return;  // no I/O in progress: the next arm() waits anew
-        if (SteadyClock::now() < deadline_) return wait_for_deadline();
-        // A read that times out is answered with 421; anything else (a write, a TLS handshake,
-        // the 421 itself) cannot be, and simply closes.
-        if (timeout_ != Timeout::None || io_kind_ != IoKind::Read) {
+        auto now = SteadyClock::now();
+        if (now < deadline_) return wait_for_deadline();
+        if (timeout_ != Timeout::None) {  // the grace is over too (or the final 421 is stuck)
             close();
             return;
         }
-        timeout_ = SteadyClock::now() >= total_deadline_ ? Timeout::Total : Timeout::Idle;
-        asio::error_code ec;
-        lowest().cancel(ec);
+        timeout_ = now >= total_deadline_ ? Timeout::Total : Timeout::Idle;
+        if (io_kind_ == IoKind::Read) {  // the read is cancelled; run() answers 421
+            asio::error_code ec;
+            lowest().cancel(ec);
+            return;
+        }
+        // A write or a TLS handshake in progress (often one about to complete, its completion
+        // already queued behind this timer) gets the grace to finish, and then run() answers
+        // 421; a client that does not read its replies is closed when the grace is over.
+        deadline_ = now + kGrace;
+        wait_for_deadline();
     }
 
     awaitable<void> flush() {
