@@ -46,27 +46,7 @@ ar::Error LineIo::failure(const std::error_code& ec) {
     return ar::Error{ar::kErrUnavailable, std::move(message), ""};
 }
 
-void LineIo::arm(Duration timeout) {
-    deadline_ = std::chrono::steady_clock::now() + timeout;
-    armed_ = true;
-    expired_ = false;
-    if (!waiting_ || deadline_ < timer_.expiry()) wait_for_deadline();
-}
-
-void LineIo::wait_for_deadline() {
-    waiting_ = true;
-    timer_.expires_at(deadline_);  // a wait still pending completes with operation_aborted
-    // The timer is a member: when the LineIo goes, its wait completes with operation_aborted
-    // and the handler returns before it touches anything.
-    timer_.async_wait([this](std::error_code ec) {
-        if (!ec) on_timer();
-    });
-}
-
-void LineIo::on_timer() {
-    waiting_ = false;
-    if (!armed_) return;  // no operation in progress: the next arm() waits anew
-    if (std::chrono::steady_clock::now() < deadline_) return wait_for_deadline();
+void LineIo::on_deadline() {
     expired_ = true;
     std::error_code ignored;
     socket_.cancel(ignored);  // the pending read or write (under TLS too) ends with operation_aborted
@@ -78,7 +58,8 @@ asio::awaitable<ar::Result<std::string_view>> LineIo::read_line(Duration timeout
     size_t end = buffer_.find('\n');
     if (end == std::string::npos) {
         auto buffer = asio::dynamic_buffer(buffer_, kMaxLineBuffer);
-        arm(timeout);
+        expired_ = false;
+        deadline_.arm(std::chrono::steady_clock::now() + timeout);
         std::error_code ec;
         size_t n = 0;
         // Two statements, not a conditional expression: GCC 12 miscompiles co_await inside ?:.
@@ -86,7 +67,7 @@ asio::awaitable<ar::Result<std::string_view>> LineIo::read_line(Duration timeout
             std::tie(ec, n) = co_await asio::async_read_until(*tls_, buffer, '\n', use_tuple);
         else
             std::tie(ec, n) = co_await asio::async_read_until(socket_, buffer, '\n', use_tuple);
-        disarm();
+        deadline_.disarm();
         timed_out_ = expired(ec);
         if (timed_out_) co_return ar::Error{ar::kErrUnavailable, "timeout", ""};
         if (ec) co_return failure(ec);
@@ -99,7 +80,8 @@ asio::awaitable<ar::Result<std::string_view>> LineIo::read_line(Duration timeout
 }
 
 asio::awaitable<ar::Status> LineIo::write(std::string_view data, Duration timeout) {
-    arm(timeout);
+    expired_ = false;
+    deadline_.arm(std::chrono::steady_clock::now() + timeout);
     std::error_code ec;
     size_t n = 0;
     if (tls_)
@@ -107,7 +89,7 @@ asio::awaitable<ar::Status> LineIo::write(std::string_view data, Duration timeou
     else
         std::tie(ec, n) = co_await asio::async_write(socket_, asio::buffer(data), use_tuple);
     (void)n;
-    disarm();
+    deadline_.disarm();
     timed_out_ = expired(ec);
     if (timed_out_) co_return ar::Error{ar::kErrUnavailable, "timeout", ""};
     if (ec) co_return failure(ec);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "core/result.h"
+#include "smtp/deadline.h"
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -68,7 +69,7 @@ class LineIo {
     using Duration = std::chrono::milliseconds;
 
     explicit LineIo(asio::ip::tcp::socket socket)
-        : socket_(std::move(socket)), timer_(socket_.get_executor()) {}
+        : socket_(std::move(socket)), deadline_(socket_.get_executor(), [this] { on_deadline(); }) {}
     LineIo(const LineIo&) = delete; // the TLS stream refers to socket_
     LineIo& operator=(const LineIo&) = delete;
 
@@ -92,22 +93,14 @@ class LineIo {
     // The cause of a failed read or write, in words ("connection closed by the server").
     static ar::Error failure(const std::error_code& ec);
 
-    // Reads and writes run under a deadline kept by one timer for the whole connection, not a
-    // new timer (and a race of two coroutines) for each: a wait stays pending and, when it
-    // fires before the current deadline, waits again for what is left; past the deadline it
-    // cancels the socket's operations (expired_). Only an earlier deadline re-arms it at once.
-    void arm(Duration timeout);
-    void disarm() { armed_ = false; }
-    void wait_for_deadline();
-    void on_timer();
+    // Reads and writes run under one Deadline for the whole connection (smtp/deadline.h);
+    // past it, the socket's operation in progress is cancelled (expired_).
+    void on_deadline();
     // After an operation: a timeout when it was cancelled because the deadline passed.
     bool expired(const std::error_code& ec) const { return expired_ && ec == asio::error::operation_aborted; }
 
     asio::ip::tcp::socket socket_;
-    asio::steady_timer timer_;
-    std::chrono::steady_clock::time_point deadline_;
-    bool armed_ = false;    // an operation runs under deadline_
-    bool waiting_ = false;  // a wait on timer_ is pending
+    Deadline deadline_;
     bool expired_ = false;  // the deadline passed while armed: the socket was cancelled
     std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
     std::string buffer_;  // bytes read and not yet returned, starting with the last line

@@ -1,4 +1,5 @@
 #include "smtp/server.h"
+#include "smtp/deadline.h"
 
 #include <algorithm>
 #include <atomic>
@@ -153,7 +154,8 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
     ServerSession(std::shared_ptr<Server::Impl> server, tcp::socket socket, const tcp::endpoint& remote,
                   uint64_t id, bool busy)
         : server_(std::move(server)), limits_(server_->limits), socket_(std::move(socket)),
-          timer_(socket_.get_executor()), delay_(socket_.get_executor()), id_(id), busy_(busy) {
+          deadline_(socket_.get_executor(), [this] { on_deadline(); }), delay_(socket_.get_executor()),
+          id_(id), busy_(busy) {
         ctx_.kind = server_->kind;
         ctx_.remote = plain_address(remote.address());
         total_deadline_ = SteadyClock::now() + limits_.total_timeout;
@@ -163,7 +165,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 
     // Safe from any thread: the close runs on the session's strand.
     void close_async() {
-        asio::dispatch(timer_.get_executor(), [self = shared_from_this()] { self->close(); });
+        asio::dispatch(delay_.get_executor(), [self = shared_from_this()] { self->close(); });
     }
 
   private:
@@ -584,47 +586,30 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
         closed_ = true;
         asio::error_code ec;
         lowest().close(ec);  // cancels what is pending; the kernel sends what was written, then FIN
-        timer_.cancel();
+        deadline_.cancel();
         delay_.cancel();
     }
 
     // Every I/O operation runs under a deadline: the idle timeout (or what is left of the
     // total), or a short grace once a timeout has already happened.
-    //
-    // The timer is not cancelled and set again for each of a session's dozen reads and writes
-    // (each time a trip through Asio's timer queue and a cancelled wait's handler to run): one
-    // wait stays pending, and when it fires before the current deadline it waits again for
-    // what is left. Only a deadline earlier than the pending wait's (the grace) re-arms it.
     void arm(IoKind kind) {
         auto now = SteadyClock::now();
-        deadline_ = timeout_ != Timeout::None
-                        ? now + kGrace
-                        : std::min<SteadyClock::time_point>(now + limits_.idle_timeout, total_deadline_);
-        armed_ = true;
         io_kind_ = kind;
-        if (!waiting_ || deadline_ < timer_.expiry()) wait_for_deadline();
+        deadline_.arm(timeout_ != Timeout::None
+                          ? now + kGrace
+                          : std::min<SteadyClock::time_point>(now + limits_.idle_timeout, total_deadline_));
     }
 
-    void disarm() { armed_ = false; }
+    void disarm() { deadline_.disarm(); }
 
-    void wait_for_deadline() {
-        waiting_ = true;
-        timer_.expires_at(deadline_);  // a wait still pending completes with operation_aborted
-        timer_.async_wait([weak = weak_from_this()](asio::error_code ec) {
-            if (ec) return;  // replaced by a newer wait, or the session closed
-            if (auto self = weak.lock()) self->on_timer();
-        });
-    }
-
-    void on_timer() {
-        waiting_ = false;
-        if (!armed_ || closed_) return;  // no I/O in progress: the next arm() waits anew
-        auto now = SteadyClock::now();
-        if (now < deadline_) return wait_for_deadline();
+    // The I/O operation in progress ran past its deadline.
+    void on_deadline() {
+        if (closed_) return;
         if (timeout_ != Timeout::None) {  // the grace is over too (or the final 421 is stuck)
             close();
             return;
         }
+        auto now = SteadyClock::now();
         timeout_ = now >= total_deadline_ ? Timeout::Total : Timeout::Idle;
         if (io_kind_ == IoKind::Read) {  // the read is cancelled; run() answers 421
             asio::error_code ec;
@@ -634,8 +619,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
         // A write or a TLS handshake in progress (often one about to complete, its completion
         // already queued behind this timer) gets the grace to finish, and then run() answers
         // 421; a client that does not read its replies is closed when the grace is over.
-        deadline_ = now + kGrace;
-        wait_for_deadline();
+        deadline_.arm(now + kGrace);
     }
 
     awaitable<void> flush() {
@@ -780,7 +764,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
     const ServerLimits& limits_;
     tcp::socket socket_; // until TLS starts; then owned by tls_
     std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
-    asio::steady_timer timer_; // fires at or before deadline_ (see arm())
+    Deadline deadline_;        // of the I/O operation in progress (see arm())
     asio::steady_timer delay_; // the pause before answering a failed AUTH
     uint64_t id_;
     bool busy_; // over max_sessions: answer 421 and close
@@ -799,9 +783,6 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
     bool smtputf8_ = false;
 
     SteadyClock::time_point total_deadline_;
-    SteadyClock::time_point deadline_;  // of the I/O operation in progress (armed_)
-    bool waiting_ = false;              // a wait on timer_ is pending
-    bool armed_ = false;
     IoKind io_kind_ = IoKind::Other;
     Timeout timeout_ = Timeout::None;
     bool closed_ = false;
