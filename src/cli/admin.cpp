@@ -118,6 +118,12 @@ std::string dns_records(store::DataDir& data) {
     return out;
 }
 
+Result<std::vector<std::string>> agents_to_visit(store::DataDir& data, const std::optional<std::string>& agent) {
+    if (!agent) return data.agent_names();
+    if (!data.control().find_agent(*agent)) return Error{kErrNotFound, "no agent named '" + *agent + "'", "agent"};
+    return std::vector<std::string>{*agent};
+}
+
 Result<nlohmann::json> create_agent(store::DataDir& data, const std::string& name) {
     if (!store::valid_agent_name(name))
         return invalid("name", "agent name '" + name +

@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include <charconv>
+
 namespace ar::cli {
 
 Result<Args> Args::parse(const std::vector<std::string>& argv, const std::vector<FlagSpec>& specs) {
@@ -47,6 +49,16 @@ std::string Args::get_or(const std::string& flag, const std::string& fallback) c
 std::vector<std::string> Args::all(const std::string& flag) const {
     auto it = values_.find(flag);
     return it == values_.end() ? std::vector<std::string>{} : it->second;
+}
+
+int Args::positive(const std::string& flag, int fallback) const {
+    auto v = get(flag);
+    if (!v) return fallback;
+    int n = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || p != v->data() + v->size() || n <= 0)
+        throw UsageError{"--" + flag + " must be a positive number, got '" + *v + "'"};
+    return n;
 }
 
 }  // namespace ar::cli

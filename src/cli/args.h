@@ -28,6 +28,9 @@ class Args {
     std::optional<std::string> get(const std::string& flag) const;
     std::string get_or(const std::string& flag, const std::string& fallback) const;
     std::vector<std::string> all(const std::string& flag) const;
+    // The flag's value as a positive number (`fallback` when the flag is not given); anything
+    // else is a UsageError ("--limit must be a positive number, got '0'").
+    int positive(const std::string& flag, int fallback) const;
     const std::vector<std::string>& positional() const { return positional_; }
 
   private:

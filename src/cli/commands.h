@@ -31,6 +31,9 @@ int cmd_suppression(const std::vector<std::string>& argv);
 Result<std::unique_ptr<store::DataDir>> initialize(const std::string& dir, const std::string& domain);
 // The DNS records to publish for the data dir's domain, as zone-file lines.
 std::string dns_records(store::DataDir& data);
+// The agents a command goes through: every one, or the one --agent names (an error when there
+// is no such agent).
+Result<std::vector<std::string>> agents_to_visit(store::DataDir& data, const std::optional<std::string>& agent);
 // Creates an agent; returns {"name", "address", "api_key"} (the key is shown only here).
 Result<nlohmann::json> create_agent(store::DataDir& data, const std::string& name);
 

@@ -1,6 +1,5 @@
 // queue.cpp: `agentrelay queue list|retry`, the delivery queue seen and nudged from the command
 // line (Postfix's mailq and postqueue -f). Works beside a running relay on the same data dir.
-#include <charconv>
 #include <iostream>
 
 #include "cli/args.h"
@@ -36,25 +35,17 @@ int cmd_queue(const std::vector<std::string>& argv) {
     if (pos.size() != 1 || (pos[0] != "list" && pos[0] != "retry"))
         throw UsageError{"queue needs one action: list or retry"};
     if (!args->has("data")) throw UsageError{"queue " + pos[0] + " needs --data DIR"};
-    int limit = 1000;
-    if (auto l = args->get("limit")) {
-        if (pos[0] != "list") throw UsageError{"--limit goes with queue list"};
-        auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
-        if (ec != std::errc() || p != l->data() + l->size() || limit <= 0)
-            throw UsageError{"--limit must be a positive number, got '" + *l + "'"};
-    }
+    if (args->has("limit") && pos[0] != "list") throw UsageError{"--limit goes with queue list"};
+    int limit = args->positive("limit", 1000);
     auto data = store::DataDir::open(*args->get("data"));
     if (!data) {
         std::cerr << "agentrelay: " << data.error().message << "\n";
         return 1;
     }
-    std::vector<std::string> agents = (*data)->agent_names();
-    if (auto a = args->get("agent")) {
-        if (!(*data)->control().find_agent(*a)) {
-            std::cerr << "agentrelay: no agent named '" << *a << "'\n";
-            return 1;
-        }
-        agents = {*a};
+    auto agents = agents_to_visit(**data, args->get("agent"));
+    if (!agents) {
+        std::cerr << "agentrelay: " << agents.error().message << "\n";
+        return 1;
     }
     auto fail = [](const std::string& agent, const Error& e) {
         std::cerr << "agentrelay: " << agent << ": " << e.message << "\n";
@@ -64,7 +55,7 @@ int cmd_queue(const std::vector<std::string>& argv) {
     auto opt_time = [](const std::optional<int64_t>& ms) -> nlohmann::json {
         return ms ? nlohmann::json(format_rfc3339(*ms)) : nlohmann::json(nullptr);
     };
-    for (const auto& agent : agents) {
+    for (const auto& agent : *agents) {
         auto store = (*data)->agent_store(agent);
         if (!store) return fail(agent, store.error());
         if (pos[0] == "retry") {

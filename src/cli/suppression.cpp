@@ -1,7 +1,6 @@
 // suppression.cpp: `agentrelay suppression list|add|remove`, each agent's suppression list seen
 // and edited by the operator (SES's suppression list API on the command line). Works beside a
 // running relay on the same data dir: its next send to the address sees the change.
-#include <charconv>
 #include <iostream>
 
 #include "cli/args.h"
@@ -55,12 +54,7 @@ int cmd_suppression(const std::vector<std::string>& argv) {
     if (!list && !args->has("agent")) throw UsageError{"suppression " + action + " needs --agent NAME"};
     if (args->has("limit") && !list) throw UsageError{"--limit goes with suppression list"};
     if (args->has("reason") && action != "add") throw UsageError{"--reason goes with suppression add"};
-    int limit = 1000;
-    if (auto l = args->get("limit")) {
-        auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
-        if (ec != std::errc() || p != l->data() + l->size() || limit <= 0)
-            throw UsageError{"--limit must be a positive number, got '" + *l + "'"};
-    }
+    int limit = args->positive("limit", 1000);
     std::string address;
     if (!list) {
         auto mb = mime::parse_address(pos[1]);
@@ -70,12 +64,9 @@ int cmd_suppression(const std::vector<std::string>& argv) {
 
     auto data = store::DataDir::open(*args->get("data"));
     if (!data) return fail(data.error().message);
-    std::vector<std::string> agents = (*data)->agent_names();
-    if (auto a = args->get("agent")) {
-        if (!(*data)->control().find_agent(*a)) return fail("no agent named '" + *a + "'");
-        agents = {*a};
-    }
-    for (const auto& agent : agents) {
+    auto agents = agents_to_visit(**data, args->get("agent"));
+    if (!agents) return fail(agents.error().message);
+    for (const auto& agent : *agents) {
         auto store = (*data)->agent_store(agent);
         if (!store) return fail(agent + ": " + store.error().message);
         if (action == "add") {
