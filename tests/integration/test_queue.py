@@ -5,7 +5,7 @@ import json
 import subprocess
 import unittest
 
-from harness import BIN, DataDir, RefusingPort, Serve, http, wait_for
+from harness import BIN, DataDir, RefusingPort, Serve, wait_for
 
 
 def queue(*args):
@@ -26,17 +26,10 @@ class QueueTest(unittest.TestCase):
         self.data.close()
 
     def attempts(self, message_id):
-        status, _, body = http("GET", self.serve.url("/v1/messages/" + message_id),
-                               headers={"Authorization": "Bearer " + self.alice["api_key"]})
-        self.assertEqual(status, 200, body)
-        return body["recipients"][0]["attempts"]
+        return self.serve.message_status(self.alice, message_id)["recipients"][0]["attempts"]
 
     def test_list_shows_the_deferred_recipient_and_retry_makes_it_due_now(self):
-        status, _, sent = http("POST", self.serve.url("/v1/messages"),
-                               {"to": "someone@far.test", "subject": "s", "text": "x"},
-                               {"Authorization": "Bearer " + self.alice["api_key"]})
-        self.assertEqual(status, 202, sent)
-        mid = sent["message_id"]
+        mid = self.serve.send(self.alice, to="someone@far.test", subject="s", text="x")["message_id"]
         wait_for(lambda: self.attempts(mid) >= 1, timeout=30, what="the first attempt")
 
         def listed():

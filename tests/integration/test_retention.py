@@ -32,10 +32,7 @@ class RetentionTest(unittest.TestCase):
         return {"Authorization": "Bearer " + who["api_key"]}
 
     def send(self, to, subject):
-        status, _, body = http("POST", self.serve.url("/v1/messages"),
-                               {"to": to, "subject": subject, "text": "x"}, self.auth(self.alice))
-        self.assertEqual(status, 202, body)
-        return body["message_id"]
+        return self.serve.send(self.alice, to=to, subject=subject, text="x")["message_id"]
 
     def status_of(self, message_id):
         status, _, body = http("GET", self.serve.url("/v1/messages/" + message_id), headers=self.auth(self.alice))
