@@ -111,14 +111,21 @@ namespace {
 Error shutting_down() { return Error{kErrUnavailable, "the store is shutting down", ""}; }
 }  // namespace
 
-bool GroupWriter::enqueue(std::shared_ptr<Job> job, std::unique_lock<std::mutex>& /* held */) {
-    if (stopping_) return false;
-    if (this_thread_is_background()) {
-        background_.push_back(std::move(job));
-    } else {
-        queue_.push_back(std::move(job));
-        foreground_waiting_.fetch_add(1, std::memory_order_relaxed);
+bool GroupWriter::enqueue(std::shared_ptr<Job> job) {
+    {
+        std::lock_guard lk(mu_);
+        if (stopping_) return false;
+        if (this_thread_is_background()) {
+            background_.push_back(std::move(job));
+        } else {
+            queue_.push_back(std::move(job));
+            foreground_waiting_.fetch_add(1, std::memory_order_relaxed);
+        }
     }
+    // Woken after the lock is released: the writer runs at normal priority and the caller may
+    // be a background thread at idle priority. Woken under the lock, the writer would preempt
+    // it on its CPU, block on mu_ at once, and wait until that CPU had nothing better to do
+    // than let the background thread release it: under load, a stall of every commit.
     work_cv_.notify_one();
     return true;
 }
@@ -126,10 +133,7 @@ bool GroupWriter::enqueue(std::shared_ptr<Job> job, std::unique_lock<std::mutex>
 Status GroupWriter::write(std::function<void(Db&)> fn) {
     auto job = std::make_shared<Job>();
     job->fn = std::move(fn);
-    {
-        std::unique_lock lk(mu_);
-        if (!enqueue(job, lk)) return shutting_down();
-    }
+    if (!enqueue(job)) return shutting_down();
     std::unique_lock lk(job->done_mu);
     job->done_cv.wait(lk, [&] { return job->done; });
     if (job->error) return *job->error;
@@ -140,10 +144,7 @@ void GroupWriter::write_async(std::function<void(Db&)> fn, std::function<void(St
     auto job = std::make_shared<Job>();
     job->fn = std::move(fn);
     job->on_done = std::move(done);
-    {
-        std::unique_lock lk(mu_);
-        if (enqueue(job, lk)) return;
-    }
+    if (enqueue(job)) return;
     job->on_done(shutting_down());
 }
 

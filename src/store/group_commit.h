@@ -95,8 +95,8 @@ class GroupWriter {
         std::condition_variable done_cv;
         bool done = false;
     };
-    // Queues job for the writer unless it is stopping; the caller holds mu_ (lk).
-    bool enqueue(std::shared_ptr<Job> job, std::unique_lock<std::mutex>& lk);
+    // Queues job for the writer and wakes it, unless it is stopping.
+    bool enqueue(std::shared_ptr<Job> job);
     void run();
     enum class JobResult { Done, Refused, FailedAfterWriting };
     JobResult run_job(Job& job, bool savepoint);
