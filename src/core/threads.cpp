@@ -11,12 +11,16 @@
 namespace ar {
 
 namespace {
+thread_local bool background = false;
 thread_local bool lowered = false;
 }  // namespace
 
-bool this_thread_is_background() { return lowered; }
+bool this_thread_is_background() { return background; }
+
+void mark_this_thread_background() { background = true; }
 
 void lower_this_thread_priority() {
+    background = true;
     if (lowered) return;
     lowered = true;
     sched_param p{};

@@ -14,12 +14,21 @@ namespace ar {
 inline constexpr int kBackgroundNice = 10;
 
 // Moves the calling thread to SCHED_IDLE, else lowers it by kBackgroundNice (Linux: both are
-// per thread). Runs once per thread; later calls do nothing. Failure only costs the
-// preference, so it is ignored.
+// per thread), and marks it as background work (below). Runs once per thread; later calls do
+// nothing. Failure only costs the preference, so it is ignored.
+//
+// A thread at idle priority can be kept off the CPU for long stretches while the machine is
+// busy, so it must not hold anything that a normal thread waits for: it computes (DKIM
+// signing), and leaves store access and other shared locks to threads of normal priority.
+// SQLite's per-file locks and the store writer's queue are shared with the threads that
+// answer requests; a preempted idle thread holding one stalls them all (priority inversion).
 void lower_this_thread_priority();
 
-// Whether lower_this_thread_priority() ran on this thread: its store writes are background work
-// (GroupWriter lets them wait behind the requests' writes).
+// Marks the calling thread's store writes as background work (GroupWriter lets them wait
+// behind the requests' writes), without changing its CPU priority.
+void mark_this_thread_background();
+
+// Whether the calling thread's store writes are background work.
 bool this_thread_is_background();
 
 // Lowers the calling thread by `steps` nice levels (Linux: per thread), for work that must keep

@@ -98,6 +98,7 @@ struct Job {
     std::vector<store::DueRecipient> recipients;
     bool loaded = false;
     store::StoredMessage message;
+    std::vector<dkim::Signer> signers;  // from load() to the signing pool
     std::string signed_message;
     std::string mail_from;
 };
@@ -129,10 +130,15 @@ struct Engine::Impl {
     DeliveryConfig cfg;
     const Clock& clock;
     asio::io_context& io;
+    // Store work (claims, reading messages, local deliveries, releases): short, and it takes
+    // the store's locks, which the threads answering requests need too, so it runs at normal
+    // CPU priority (its writes still wait behind the requests').
+    asio::thread_pool store_pool{2};
     // Signing is CPU-bound (an RSA-2048 signature is ~0.5 ms): one thread per core. More
     // threads than cores only preempt the threads accepting mail (measured on 2 cores: 4
     // threads cost SMTP submission 13% of its rate and HTTP sends 2 ms of p99 against 2).
-    asio::thread_pool pool{std::max(2u, std::thread::hardware_concurrency())};
+    // They run at idle priority (unless configured otherwise) and only compute: see threads.h.
+    asio::thread_pool sign_pool{std::max(2u, std::thread::hardware_concurrency())};
     dns::Resolver resolver;
     asio::ssl::context tls{asio::ssl::context::tls_client};
     asio::ssl::context tls_verify{asio::ssl::context::tls_client};
@@ -167,12 +173,13 @@ struct Engine::Impl {
     }
 
     ~Impl() {
-        pool.join();
+        sign_pool.join();
+        store_pool.join();
     }
 
-    // Runs f on the worker pool (named ar-sign) and resumes on the event loop with its result.
+    // Runs store work f on the store pool (ar-queue) and resumes on the event loop with its result.
     template <class F> asio::awaitable<std::invoke_result_t<F&>> offload(F& f) {
-        return run_on_pool(pool, f, "ar-sign", cfg.background_priority);
+        return run_on_pool(store_pool, f, "ar-queue", PoolPriority::Background);
     }
 
     void spawn(asio::awaitable<void> a) { asio::co_spawn(io, std::move(a), log_exception); }
@@ -208,7 +215,7 @@ struct Engine::Impl {
         }
     }
 
-    // On the pool: claims due recipients of every agent, grouped into jobs.
+    // On the store pool: claims due recipients of every agent, grouped into jobs.
     std::vector<std::shared_ptr<Job>> claim() {
         std::vector<std::shared_ptr<Job>> jobs;
         int64_t now = clock.now_ms();
@@ -314,12 +321,23 @@ struct Engine::Impl {
         co_await offload(deliver);
     }
 
+    // Reads the job's message on the store pool; for a remote destination, signs it on the
+    // signing pool.
     asio::awaitable<bool> load_on_pool(Job* j) {
         auto load_job = [this, j] { return load(*j); };
-        co_return co_await offload(load_job);
+        if (!co_await offload(load_job)) co_return false;
+        if (j->signers.empty()) co_return true;
+        auto sign_job = [this, j] {
+            j->signed_message = sign(j->signers, j->message.raw);
+            j->signers.clear();
+        };
+        co_await run_on_pool(sign_pool, sign_job, "ar-sign",
+                             cfg.background_priority ? PoolPriority::Idle : PoolPriority::Background);
+        co_return true;
     }
 
-    // On the pool: the message, DKIM-signed, and its return path.
+    // On the store pool: the message, its return path and the signers for it (the message is
+    // signed, if there are any, by load_on_pool on the signing pool).
     bool load(Job& job) {
         auto store = relay.data().agent_store(job.agent);
         if (!store) return false;
@@ -335,20 +353,17 @@ struct Engine::Impl {
         job.mail_from = job.message.mail_from.empty()
                             ? ""
                             : Engine::return_path(secret, relay.domain(), job.agent, job.message_id);
-        job.signed_message = sign(job.message.raw);
-        return true;
-    }
-
-    std::string sign(const std::string& raw) {
-        int64_t now = clock.now_ms();
-        std::vector<dkim::Signer> current;
         {
             std::lock_guard lk(signer_mu);
             load_signers();
-            current = signers;
+            job.signers = signers;
         }
-        if (current.empty()) return raw;
-        auto signed_msg = dkim::sign_message(current, raw, now);
+        if (job.signers.empty()) job.signed_message = job.message.raw;
+        return true;
+    }
+
+    std::string sign(const std::vector<dkim::Signer>& with, const std::string& raw) {
+        auto signed_msg = dkim::sign_message(with, raw, clock.now_ms());
         if (!signed_msg) {
             spdlog::error("DKIM signing failed: {}", signed_msg.error().message);
             return raw;
@@ -394,7 +409,10 @@ struct Engine::Impl {
 
     void finish_without_attempt(Job& job) {
         auto j = std::make_shared<Job>(job);
-        asio::post(pool, [this, j] { release(*j); });
+        asio::post(store_pool, [this, j] {
+            mark_this_thread_background();
+            release(*j);
+        });
         in_flight -= std::min(in_flight.load(), job.recipients.size());
     }
 
