@@ -130,7 +130,8 @@ start_slow() {  # start_slow PORT DELAY STATUSFILE [--dump FILE]
 slow_field() { grep -o "$2=[0-9]*" "$1" 2>/dev/null | cut -d= -f2 || echo 0; }
 
 # A fresh data dir with one agent "sender"; sets KEY. The init output (DNS records) is kept.
-new_data() {  # new_data DIR
+new_data() {  # new_data DIR (made afresh)
+  rm -rf "$1"
   "$AR" init --data "$1" --domain relay.bench.test >"$1.init" 2>&1 || { cat "$1.init" >&2; die "init failed"; }
   KEY=$("$AR" agent create sender --data "$1" 2>/dev/null | sed -n 's/.*"api_key" *: *"\([^"]*\)".*/\1/p')
   [[ -n $KEY ]] || die "agent create failed"
