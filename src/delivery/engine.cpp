@@ -410,7 +410,7 @@ struct Engine::Impl {
     void finish_without_attempt(Job& job) {
         auto j = std::make_shared<Job>(job);
         asio::post(store_pool, [this, j] {
-            mark_this_thread_background();
+            enter_pool_thread("ar-queue", PoolPriority::Background);
             release(*j);
         });
         in_flight -= std::min(in_flight.load(), job.recipients.size());

@@ -36,7 +36,7 @@ Seen seen_at(ar::PoolPriority priority) {
         s.background = ar::this_thread_is_background();
         sched_param p{};
         pthread_getschedparam(pthread_self(), &s.policy, &p);
-        s.nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+        s.nice = own_nice();
         return s;
     };
     asio::co_spawn(
