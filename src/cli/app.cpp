@@ -13,7 +13,7 @@ namespace ar::cli {
 std::vector<FlagSpec> delivery_flags() {
     return {{"dns"},           {"smtp-port"}, {"route", true, true}, {"retry-initial"},
             {"retry-max"},     {"max-age"},   {"config"},            {"helo-name"},
-            {"retention"}};
+            {"retention"},     {"intake-first"}};
 }
 
 namespace {
@@ -53,7 +53,7 @@ Result<delivery::DeliveryConfig> delivery_config(const Args& args) {
         std::chrono::milliseconds* out;
     };
     for (D d : {D{"retry-initial", &cfg.retry_initial}, D{"retry-max", &cfg.retry_max}, D{"max-age", &cfg.max_age},
-                D{"retention", &cfg.retention}}) {
+                D{"retention", &cfg.retention}, D{"intake-first", &cfg.intake_first}}) {
         if (auto v = args.get(d.flag)) {
             auto dur = delivery::parse_duration(*v);
             if (!dur) return invalid(d.flag, std::string("--") + d.flag + ": " + dur.error().message);

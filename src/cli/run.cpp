@@ -47,6 +47,8 @@ Delivery options:
   --helo-name NAME                 our name in EHLO (default: the hosted domain)
   --retention DUR                  keep finished messages, inbox mail and bounces this long
                                    (default 30d; 0d keeps everything; at least 1d)
+  --intake-first DUR               while mail pours in and the CPUs are full, new deliveries
+                                   wait, each at most DUR (default 10s; 0s: never)
   --config FILE                    the same settings as a JSON file; flags win
 )";
 

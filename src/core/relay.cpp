@@ -213,6 +213,7 @@ SendResult Relay::result_of(const store::InsertOutcome& inserted) {
 }
 
 Result<SendResult> Relay::enqueue(const store::AgentRecord& agent, store::NewMessage m) {
+    IntakeMeter::Scope at_the_door(intake_);
     auto store = data_.agent_store(agent.name);
     if (!store) return store.error();
     auto inserted = (*store)->insert_message(m, rate_limit_of(agent), config_.idempotency_window_ms);
@@ -339,9 +340,11 @@ void Relay::submit_async(const store::AgentRecord& agent, const std::string& rev
     auto store = data_.agent_store(agent.name);
     if (!store) return done(store.error());
     std::string agent_name = agent.name;
+    intake_.begin(IntakeMeter::steady_now_us());  // until the commit: the message is at the door
     (*store)->insert_message_async(
         std::move(*m), rate_limit_of(agent), config_.idempotency_window_ms,
         [this, agent_name, done = std::move(done)](Result<store::InsertOutcome> inserted) {
+            intake_.end(IntakeMeter::steady_now_us());
             if (!inserted) return done(inserted.error());
             SendResult result = result_of(*inserted);
             if (!result.duplicate) notify_queued(agent_name, result);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/intake_meter.h"
 #include "core/result.h"
 #include "store/data_dir.h"
 
@@ -140,6 +141,10 @@ class Relay {
                                                 const std::string& delivery_key,
                                                 const std::string& authentication);
 
+    // How busy the intake is (every send and submission passes through it): the delivery
+    // engine holds new deliveries back while it is saturated (delivery::Engine, intake first).
+    IntakeMeter& intake() { return intake_; }
+
     // Called after new mail is queued, so the delivery engine can start at once.
     void on_queued(std::function<void(const std::string& agent)> listener) {
         queued_listener_ = std::move(listener);
@@ -195,6 +200,7 @@ class Relay {
     store::DataDir& data_;
     const Clock& clock_;
     RelayConfig config_;
+    IntakeMeter intake_;
     std::function<void(const std::string&)> queued_listener_;
     std::function<void(const std::string&)> inbox_listener_;
 };

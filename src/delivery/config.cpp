@@ -45,6 +45,15 @@ const DestinationPolicy& DeliveryConfig::policy_for(const std::string& domain) c
     return it == policies.end() ? default_policy : it->second;
 }
 
+bool intake_first_holds(bool holding, double intake_busy_share, std::optional<double> cpu_busy_share) {
+    if (intake_busy_share < kIntakeBusy) return false;
+    return holding || (cpu_busy_share && *cpu_busy_share >= kCpuSaturated);
+}
+
+bool may_wait_longer(std::optional<int64_t> oldest_due_ms, int64_t now_ms, std::chrono::milliseconds max_hold) {
+    return !oldest_due_ms || now_ms - *oldest_due_ms < max_hold.count();
+}
+
 Result<std::chrono::milliseconds> parse_duration(std::string_view s) {
     int64_t n = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
@@ -127,7 +136,8 @@ Status apply_json(DeliveryConfig& cfg, const nlohmann::json& j) {
             std::chrono::milliseconds* out;
         };
         for (D d : {D{"retry_initial", &cfg.retry_initial}, D{"retry_max", &cfg.retry_max},
-                    D{"max_age", &cfg.max_age}, D{"retention", &cfg.retention}}) {
+                    D{"max_age", &cfg.max_age}, D{"retention", &cfg.retention},
+                    D{"intake_first", &cfg.intake_first}}) {
             if (!j.contains(d.key)) continue;
             auto v = parse_duration(j.at(d.key).get<std::string>());
             if (!v) return invalid(d.key, std::string(d.key) + ": " + v.error().message);

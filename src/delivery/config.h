@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -50,10 +51,33 @@ struct DeliveryConfig {
     // "background" (default): the engine's threads run at idle CPU priority (core/threads.h),
     // so sends and SMTP submissions are answered first; "normal": the same priority as the doors.
     bool background_priority = true;
+    // Intake first: while the intake is saturated (senders queueing at the door without a
+    // pause, core/intake_meter.h), new deliveries wait, for at most this long per message, so
+    // that the CPU goes to accepting mail; 0 turns it off. Mail that has waited this long is
+    // delivered whatever the intake does, so a steady overload delays delivery by this much,
+    // never more.
+    std::chrono::milliseconds intake_first{std::chrono::seconds(10)};
+    // How busy the CPUs are (0..1) at a steady-clock time in microseconds, for intake first;
+    // empty: /proc/stat, sampled by core/cpu_load.h. Tests set their own.
+    std::function<std::optional<double>(int64_t now_us)> cpu_busy_share;
 
     const Route* route_for(const std::string& domain) const;
     const DestinationPolicy& policy_for(const std::string& domain) const;
 };
+
+// Intake first's rule. A hold begins when mail is arriving in earnest (at least one message at
+// the door for kIntakeBusy of the intake meter's last window, core/intake_meter.h: light
+// traffic, however many clients it comes from, stays far below, as a message spends about a
+// store commit there) while the CPUs have nothing left (kCpuSaturated of them busy,
+// core/cpu_load.h; nullopt: unknown, no hold). It lasts while the intake stays that busy,
+// whatever the CPUs do then: delivering again at the first idle moment would take the CPU
+// back from the senders in mid-burst.
+inline constexpr double kIntakeBusy = 0.25;
+inline constexpr double kCpuSaturated = 0.9;
+bool intake_first_holds(bool holding, double intake_busy_share, std::optional<double> cpu_busy_share);
+// Within a hold: whether the longest-waiting due recipient (due at oldest_due_ms) has waited
+// less than max_hold, so that due mail may wait on.
+bool may_wait_longer(std::optional<int64_t> oldest_due_ms, int64_t now_ms, std::chrono::milliseconds max_hold);
 
 // "500ms", "30s", "5m", "4h", "5d".
 Result<std::chrono::milliseconds> parse_duration(std::string_view s);

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "core/await_callback.h"
+#include "core/cpu_load.h"
 #include "core/run_on_pool.h"
 #include "core/ids.h"
 #include "core/metrics.h"
@@ -41,6 +42,7 @@ constexpr int kClaimBatch = 128;  // recipients claimed per store per scan (one 
 constexpr size_t kMaxInFlight = 5000;  // recipients claimed and not yet finished
 constexpr auto kPollInterval = std::chrono::seconds(1);  // finds work other processes queued
 constexpr auto kGatherDelay = std::chrono::milliseconds(5);  // after a notify, before claiming
+constexpr auto kIntakeRecheck = std::chrono::milliseconds(25);  // while intake first holds delivery
 constexpr auto kIdleConnection = std::chrono::seconds(2);  // an idle connection waits this long
 constexpr int64_t kStaleLeaseCheckMs = 10'000;
 // Retention: each store is purged of what is older than the retention once an hour, in
@@ -152,6 +154,7 @@ struct Engine::Impl {
     asio::steady_timer wake;
     std::map<std::string, std::shared_ptr<Destination>> destinations;
     std::atomic<size_t> in_flight{0};
+    CpuLoad cpu_load;  // the scan loop's, for intake first (unless cfg.cpu_busy_share)
     std::mt19937 rng{std::random_device{}()};
     std::vector<dkim::Signer> signers;
     std::string signers_fingerprint;  // the active selectors the signers were made from
@@ -170,6 +173,8 @@ struct Engine::Impl {
         secret = relay.data().control().setting("return_path_secret").value_or("");
         Metrics::instance().describe("agentrelay_delivery_attempts_total", "counter",
                                      "Recipient delivery outcomes by result");
+        Metrics::instance().describe("agentrelay_delivery_intake_holds_total", "counter",
+                                     "Times new deliveries began to wait for a saturated intake (intake first)");
     }
 
     ~Impl() {
@@ -182,6 +187,10 @@ struct Engine::Impl {
         return run_on_pool(store_pool, f, "ar-queue", PoolPriority::Background);
     }
 
+    std::optional<double> cpu_busy_share(int64_t now_us) {
+        return cfg.cpu_busy_share ? cfg.cpu_busy_share(now_us) : cpu_load.busy_share(now_us);
+    }
+
     void spawn(asio::awaitable<void> a) { asio::co_spawn(io, std::move(a), log_exception); }
 
     // ---------------------------------------------------------------- scanning the queue
@@ -189,7 +198,32 @@ struct Engine::Impl {
     asio::awaitable<void> scan_loop() {
         auto claim_work = [this] { return claim(); };
         auto find_next = [this] { return next_due(); };
+        bool holding = false;
         while (!stopping) {
+            // Intake first (config.h): while senders are queueing at the door and the CPUs
+            // are full, due mail waits (up to cfg.intake_first). `kicked` stays set meanwhile,
+            // so sends do not wake the loop; it looks again every kIntakeRecheck.
+            if (cfg.intake_first.count() > 0) {
+                int64_t now_us = IntakeMeter::steady_now_us();
+                double busy = relay.intake().busy_share(now_us);
+                // (/proc/stat is read only while mail is arriving)
+                bool hold = busy >= kIntakeBusy && intake_first_holds(holding, busy, cpu_busy_share(now_us));
+                if (hold != holding) {
+                    holding = hold;
+                    spdlog::debug("delivery: {}", hold ? "intake first: new deliveries wait while the intake is saturated"
+                                                       : "intake first: delivering again");
+                    if (hold) Metrics::instance().add("agentrelay_delivery_intake_holds_total");
+                }
+                if (hold) {
+                    auto oldest = co_await offload(find_next);
+                    if (may_wait_longer(oldest, clock.now_ms(), cfg.intake_first)) {
+                        std::error_code ec;
+                        wake.expires_after(kIntakeRecheck);
+                        co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                        continue;
+                    }
+                }
+            }
             kicked.store(false);
             auto claimed = co_await offload(claim_work);
             for (auto& job : claimed) spawn(run_job(std::move(job)));

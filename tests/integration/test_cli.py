@@ -76,6 +76,7 @@ class UsageTest(unittest.TestCase):
             [BIN, "agent", "--data", "/tmp"],
             [BIN, "mcp", "--data", "/nonexistent", "--retry-initial", "soon", "--agent", "x"],
             [BIN, "serve", "--data", "/nonexistent", "--http", "nowhere"],
+            [BIN, "serve", "--data", "/nonexistent", "--intake-first", "soon"],
             [BIN, "queue", "--data", "/tmp"],
             [BIN, "queue", "list", "--bogus"],
         ]

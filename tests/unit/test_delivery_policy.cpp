@@ -57,6 +57,20 @@ TEST_CASE("retention is 30 days unless configured: 0d keeps everything, less tha
     CHECK(cfg.retention.count() == 0);  // unchanged by the refused value
 }
 
+TEST_CASE("intake first holds deliveries at most 10 s unless configured; 0s turns it off", "[delivery]") {
+    using namespace std::chrono;
+    DeliveryConfig cfg;
+    CHECK(cfg.intake_first == seconds(10));
+    REQUIRE(apply_json(cfg, nlohmann::json{{"intake_first", "2s"}}));
+    CHECK(cfg.intake_first == seconds(2));
+    REQUIRE(apply_json(cfg, nlohmann::json{{"intake_first", "0s"}}));
+    CHECK(cfg.intake_first.count() == 0);
+    auto bad = apply_json(cfg, nlohmann::json{{"intake_first", "soon"}});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().field == "intake_first");
+    CHECK(bad.error().message.find("not a duration") != std::string::npos);
+}
+
 TEST_CASE("backoff doubles from retry-initial up to retry-max, with jitter", "[delivery]") {
     DeliveryConfig cfg;
     cfg.retry_initial = std::chrono::seconds(60);
