@@ -4,7 +4,8 @@
 #   Issue 2  send_email over HTTP (POST /v1/messages), durable (group commit, fsync): sends/s,
 #            p50/p99 at 1, 16 and 64 clients (wrk, keep-alive connections; 16 clients: the
 #            median of RUNS runs), while the delivery engine relays every message to Postfix's
-#            smtp-sink (bench.test is routed there: --route bench.test=127.0.0.1:PORT).
+#            smtp-sink (bench.test is routed there: --route bench.test=127.0.0.1:PORT), or
+#            right after the load when intake first holds it (README).
 #            Yardstick: Postfix smtpd acceptance (smtp-source, 20 sessions, into a private
 #            Postfix; the median of RUNS runs of ACCEPT_N, as ../shared's anchor measures it).
 #   Issue 3  DKIM-signed delivery (ed25519-sha256 + rsa-sha256): N messages queued first, then
@@ -208,7 +209,8 @@ issue2() {
 echo
 echo "--- Issue 2: send_email over HTTP (POST /v1/messages, durable: group commit + fsync) [load $(loadavg)]"
 echo "    recipient sink@bench.test routed to Postfix's smtp-sink on loopback; the delivery engine"
-echo "    relays every message there while the load runs (no DKIM shortcut: it signs as in production)"
+echo "    relays every message there, while the load runs or, held by intake first, right after it"
+echo "    (no DKIM shortcut: it signs as in production)"
 D2=$WORK/data-http
 new_data "$D2"
 config "$WORK/http.json" 20
@@ -236,7 +238,8 @@ for c in 1 16 64; do
     p99s+=("$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<<"$line")")
     total_sent=$(( total_sent + $(sed -n 's/.*: \([0-9]*\) sends in.*/\1/p' <<<"$line") ))
     # Like the Postfix yardstick's runs: the next starts once everything sent so far has been
-    # delivered (the engine relays while the load runs; the queue is empty at each start).
+    # delivered (during the load or, under intake first, after it; the queue is empty at
+    # each start).
     wait_sink "$total_sent" 300 || die "only $(sink_count)/$total_sent reached smtp-sink within 300 s"
     settle
   done
