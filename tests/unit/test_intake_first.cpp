@@ -14,6 +14,7 @@
 #include "smtp_receiver.h"
 #include "store/control_store.h"
 #include "temp_dir.h"
+#include "wait_until.h"
 
 using namespace ar;
 using namespace std::chrono_literals;
@@ -21,16 +22,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int64_t W = IntakeMeter::kWindowUs;
-
-// Polls cond until it holds or the deadline passes; returns whether it held.
-template <class F> bool wait_until(F cond, std::chrono::milliseconds deadline = 10s) {
-    auto end = std::chrono::steady_clock::now() + deadline;
-    while (!cond()) {
-        if (std::chrono::steady_clock::now() > end) return false;
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
-}
 
 int64_t holds_so_far() {
     const std::string name = "agentrelay_delivery_intake_holds_total ";

@@ -5,6 +5,7 @@
 
 #include "smtp/server.h"
 #include "smtp/tls.h"
+#include "wait_until.h"
 
 #include <arpa/inet.h>
 #include <condition_variable>
@@ -28,15 +29,6 @@ bool starts_with(const std::string& s, std::string_view prefix) {
 }
 bool contains(const std::string& s, std::string_view part) {
     return s.find(part) != std::string::npos;
-}
-
-template <class Pred> bool wait_until(Pred pred, std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(5ms);
-    }
-    return true;
 }
 
 // --- clients --------------------------------------------------------------------------------
