@@ -1,8 +1,8 @@
 // intake_meter.h: how busy the intake is, for the delivery engine's "intake first" rule.
 //
 // Every message that enters the queue (an HTTP or MCP send, an SMTP submission) passes through
-// Relay::enqueue, which brackets its work (checks, the durable insert, the wait for the group
-// commit) with begin() and end(). The meter keeps, per window of kWindow, the share of the
+// Relay::enqueue or Relay::submit_async, which bracket its insert and the wait for the group
+// commit with begin() and end(). The meter keeps, per window of kWindowUs, the share of the
 // window during which at least one such insert was in progress. A share near 1 means senders
 // were queueing at the door without a pause: the intake is saturated, and whatever else the
 // machine does (signing, SMTP conversations with the next hop, the store's writes for them)

@@ -45,11 +45,6 @@ const DestinationPolicy& DeliveryConfig::policy_for(const std::string& domain) c
     return it == policies.end() ? default_policy : it->second;
 }
 
-bool intake_first_holds(bool holding, double intake_busy_share, std::optional<double> cpu_busy_share) {
-    if (intake_busy_share < kIntakeBusy) return false;
-    return holding || (cpu_busy_share && *cpu_busy_share >= kCpuSaturated);
-}
-
 bool may_wait_longer(std::optional<int64_t> oldest_due_ms, int64_t now_ms, std::chrono::milliseconds max_hold) {
     return !oldest_due_ms || now_ms - *oldest_due_ms < max_hold.count();
 }

@@ -74,7 +74,14 @@ struct DeliveryConfig {
 // back from the senders in mid-burst.
 inline constexpr double kIntakeBusy = 0.25;
 inline constexpr double kCpuSaturated = 0.9;
-bool intake_first_holds(bool holding, double intake_busy_share, std::optional<double> cpu_busy_share);
+// cpu_busy_share() is asked only when its answer decides: not while the intake is calm, nor
+// once a hold has begun.
+template <class CpuProbe> bool intake_first_holds(bool holding, double intake_busy_share, CpuProbe cpu_busy_share) {
+    if (intake_busy_share < kIntakeBusy) return false;
+    if (holding) return true;
+    std::optional<double> cpu = cpu_busy_share();
+    return cpu && *cpu >= kCpuSaturated;
+}
 // Within a hold: whether the longest-waiting due recipient (due at oldest_due_ms) has waited
 // less than max_hold, so that due mail may wait on.
 bool may_wait_longer(std::optional<int64_t> oldest_due_ms, int64_t now_ms, std::chrono::milliseconds max_hold);

@@ -205,9 +205,8 @@ struct Engine::Impl {
             // so sends do not wake the loop; it looks again every kIntakeRecheck.
             if (cfg.intake_first.count() > 0) {
                 int64_t now_us = IntakeMeter::steady_now_us();
-                double busy = relay.intake().busy_share(now_us);
-                // (/proc/stat is read only while mail is arriving)
-                bool hold = busy >= kIntakeBusy && intake_first_holds(holding, busy, cpu_busy_share(now_us));
+                bool hold = intake_first_holds(holding, relay.intake().busy_share(now_us),
+                                               [&] { return cpu_busy_share(now_us); });
                 if (hold != holding) {
                     holding = hold;
                     spdlog::debug("delivery: {}", hold ? "intake first: new deliveries wait while the intake is saturated"

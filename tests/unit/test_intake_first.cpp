@@ -93,12 +93,18 @@ TEST_CASE("/proc/stat's cpu line gives busy and total ticks, steal left out", "[
 
 TEST_CASE("intake first holds when mail pours in and the CPUs are full, until the intake calms", "[intake]") {
     using delivery::intake_first_holds;
-    CHECK(intake_first_holds(false, 0.5, 0.95));
-    CHECK_FALSE(intake_first_holds(false, 0.5, 0.6));           // spare CPU: deliver alongside
-    CHECK_FALSE(intake_first_holds(false, 0.5, std::nullopt));  // unknown CPU: never hold
-    CHECK_FALSE(intake_first_holds(false, 0.1, 1.0));           // light traffic: never hold
-    CHECK(intake_first_holds(true, 0.5, 0.2));                  // a hold lasts while the intake is busy
-    CHECK_FALSE(intake_first_holds(true, 0.1, 1.0));            // and ends when it calms
+    auto cpu = [](std::optional<double> share) { return [share] { return share; }; };
+    CHECK(intake_first_holds(false, 0.5, cpu(0.95)));
+    CHECK_FALSE(intake_first_holds(false, 0.5, cpu(0.6)));           // spare CPU: deliver alongside
+    CHECK_FALSE(intake_first_holds(false, 0.5, cpu(std::nullopt)));  // unknown CPU: never hold
+    CHECK_FALSE(intake_first_holds(false, 0.1, cpu(1.0)));           // light traffic: never hold
+    CHECK(intake_first_holds(true, 0.5, cpu(0.2)));                  // a hold lasts while the intake is busy
+    CHECK_FALSE(intake_first_holds(true, 0.1, cpu(1.0)));            // and ends when it calms
+    int asked = 0;
+    auto counted = [&] { ++asked; return std::optional<double>(1.0); };
+    intake_first_holds(false, 0.1, counted);  // calm intake
+    intake_first_holds(true, 0.5, counted);   // within a hold
+    CHECK(asked == 0);                        // /proc/stat is not read for nothing
 
     using delivery::may_wait_longer;
     CHECK(may_wait_longer(std::nullopt, 1000, 10s));
