@@ -12,7 +12,7 @@
 
 #include "cli/args.h"
 #include "core/clock.h"
-#include "core/relay.h"
+#include "relay/relay.h"
 #include "delivery/config.h"
 #include "delivery/engine.h"
 #include "mcp/server.h"

@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "core/relay.h"
+#include "relay/relay.h"
 #include "delivery/config.h"
 
 namespace ar::delivery {

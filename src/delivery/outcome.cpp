@@ -1,6 +1,6 @@
 #include "delivery/outcome.h"
 
-#include "core/relay.h"
+#include "relay/relay.h"
 
 #include <algorithm>
 #include <cmath>

@@ -23,7 +23,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/relay.h"
+#include "relay/relay.h"
 
 namespace ar::doors {
 

@@ -16,7 +16,7 @@
 
 #include <httplib.h>
 
-#include "core/relay.h"
+#include "relay/relay.h"
 #include "tools/handlers.h"
 #include "tools/registry.h"
 

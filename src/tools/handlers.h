@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "core/relay.h"
+#include "relay/relay.h"
 #include "tools/registry.h"
 
 namespace ar::tools {

@@ -9,7 +9,7 @@
 #include "core/cpu_load.h"
 #include "core/intake_meter.h"
 #include "core/metrics.h"
-#include "core/relay.h"
+#include "relay/relay.h"
 #include "delivery/engine.h"
 #include "smtp_receiver.h"
 #include "store/control_store.h"

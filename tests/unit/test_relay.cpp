@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/relay.h"
+#include "relay/relay.h"
 #include "mime/parse.h"
 #include "store/control_store.h"
 #include "temp_dir.h"

@@ -1,4 +1,4 @@
-#include "core/relay.h"
+#include "relay/relay.h"
 
 #include <spdlog/spdlog.h>
 
