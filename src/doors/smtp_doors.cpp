@@ -275,29 +275,10 @@ class Doors final : public SmtpDoors {
 
 std::string strip_submission_headers(std::string_view raw) {
     static const std::string_view dropped[] = {"bcc", "resent-bcc", "return-path"};
-    std::string out;
-    out.reserve(raw.size());
-    bool dropping = false;
-    size_t pos = 0;
-    while (pos < raw.size()) {
-        size_t nl = raw.find('\n', pos);
-        size_t end = nl == std::string_view::npos ? raw.size() : nl + 1;
-        std::string_view line = raw.substr(pos, end - pos);
-        if (line == "\r\n" || line == "\n") break; // the end of the header section
-        bool continuation = line.front() == ' ' || line.front() == '\t';
-        if (!continuation) {
-            auto colon = line.find(':');
-            std::string name =
-                colon == std::string_view::npos ? "" : ascii_lower(std::string(line.substr(0, colon)));
-            while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
-                name.pop_back();
-            dropping = std::find(std::begin(dropped), std::end(dropped), name) != std::end(dropped);
-        }
-        if (!dropping) out.append(line);
-        pos = end;
-    }
-    out.append(raw.substr(pos));
-    return out;
+    return mime::remove_header_fields(raw, [](std::string_view name) {
+        return std::any_of(std::begin(dropped), std::end(dropped),
+                           [&](std::string_view d) { return iequals(name, d); });
+    });
 }
 
 bool TrustedNetwork::contains(const asio::ip::address& a) const {
@@ -360,6 +341,8 @@ Result<std::unique_ptr<SmtpDoors>> start_smtp_doors(asio::io_context& io, Relay&
     limits.single_thread = true;  // App runs the doors' io_context on one thread
     limits.max_message_bytes = options.max_message_bytes;
     limits.max_recipients = options.max_recipients;
+    limits.max_sessions_per_client = options.max_sessions_per_client;
+    limits.max_sessions = options.max_sessions;
     struct Listener {
         const char* name;
         const std::optional<std::string>& addr;

@@ -1,5 +1,6 @@
 #include "mime/parse.h"
 
+#include "core/text.h"
 #include "mime/decode.h"
 
 #include <algorithm>
@@ -422,7 +423,10 @@ Entity split_entity(std::string_view raw) {
             continue;
         }
         size_t colon = header_colon(l.text);
-        if (colon == std::string_view::npos) break; // not a header: the body starts here
+        if (colon == std::string_view::npos) { // not a header: the body starts here
+            e.stray_line = l.text;
+            break;
+        }
         e.headers.push_back(
             {std::string(field_name(l.text, colon)), std::string(l.text.substr(colon + 1))});
         pos = l.next;
@@ -431,6 +435,28 @@ Entity split_entity(std::string_view raw) {
         h.value = std::string(trim(h.value));
     e.body = raw.substr(std::min(pos, raw.size()));
     return e;
+}
+
+std::string remove_header_fields(std::string_view raw,
+                                 const std::function<bool(std::string_view name)>& drop) {
+    std::string out;
+    out.reserve(raw.size());
+    bool dropping = false;
+    size_t pos = 0;
+    while (pos < raw.size()) {
+        size_t nl = raw.find('\n', pos);
+        size_t end = nl == std::string_view::npos ? raw.size() : nl + 1;
+        std::string_view line = raw.substr(pos, end - pos);
+        if (line == "\r\n" || line == "\n") break; // the end of the header section
+        if (!is_blank(line.front())) {
+            size_t colon = line.find(':');
+            dropping = colon != std::string_view::npos && drop(ar::trim(line.substr(0, colon), " \t"));
+        }
+        if (!dropping) out.append(line);
+        pos = end;
+    }
+    out.append(raw.substr(pos));
+    return out;
 }
 
 std::string_view find_header(const std::vector<Header>& headers, std::string_view name) {

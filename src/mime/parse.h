@@ -13,6 +13,7 @@
 
 #include "core/result.h"
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -76,10 +77,18 @@ std::vector<std::string> parse_msg_ids(std::string_view header_value);
 struct Entity {
     std::vector<Header> headers;
     std::string_view body;
+    // The header section ended at a line that is not a header field (no blank line before
+    // the body): that line, as read. Empty when a blank line or the end of input ended it.
+    std::string_view stray_line;
 };
 // Reads the header section (unfolding continuation lines) up to the blank line or the
 // first line that is not a header field; the rest is the body.
 Entity split_entity(std::string_view raw);
+
+// The message less the top-level header fields for whose name (trimmed, case as written)
+// `drop` returns true, continuation lines included; the body is untouched.
+std::string remove_header_fields(std::string_view raw,
+                                 const std::function<bool(std::string_view name)>& drop);
 
 // The raw (undecoded) value of the first header named `name`, case-insensitive; "" if none.
 std::string_view find_header(const std::vector<Header>& headers, std::string_view name);

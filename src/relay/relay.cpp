@@ -12,6 +12,7 @@
 #include "mime/compose.h"
 #include "mime/encoding.h"
 #include "mime/parse.h"
+#include "relay/submission.h"
 
 namespace ar {
 
@@ -155,6 +156,11 @@ Result<SendResult> Relay::send(const store::AgentRecord& agent, const SendReques
     for (const auto& [name, value] : req.headers) {
         if (auto st = mime::check_extra_header(name, value); !st)
             return invalid("headers." + name, st.error().message);
+        // A field given twice (names differ only in case) is ambiguous to every reader.
+        for (const auto& [earlier, _] : d.extra_headers)
+            if (iequals(earlier, name))
+                return invalid("headers." + name, "header " + name + " is given twice (as '" + earlier +
+                                                      "' and '" + name + "'); give each header once");
         d.extra_headers.emplace_back(name, value);
     }
     for (size_t i = 0; i < req.attachments.size(); ++i) {
@@ -355,21 +361,15 @@ void Relay::submit_async(const store::AgentRecord& agent, const std::string& rev
 Result<store::NewMessage> Relay::prepare_submission(const store::AgentRecord& agent, const std::string& reverse_path,
                                                     const std::vector<std::string>& recipients, std::string raw,
                                                     const std::string& client, const std::string& protocol) {
-    auto parsed = mime::parse_message(raw, mime::Depth::Headers);
-    if (!parsed) return invalid("message", "the message cannot be parsed: " + parsed.error().message);
-    auto from = mime::parse_mailbox_list(parsed->from);
     mime::Mailbox self;
     self.local_part = agent.name;
     self.domain = data_.domain();
-    if (!from || from->size() != 1 || !mime::same_address(from->front(), self))
-        return Error{kErrForbidden,
-                     "the From header must be your own address " + agent.address + " (got '" +
-                         parsed->from + "')",
-                     "from"};
+    auto checked = check_submission(std::move(raw), self);
+    if (!checked) return checked.error();
     if (recipients.empty()) return invalid("to", "no recipients");
     if (recipients.size() > config_.max_recipients)
         return invalid("to", "too many recipients: at most " + std::to_string(config_.max_recipients));
-    if (raw.size() > config_.max_message_bytes)
+    if (checked->raw.size() > config_.max_message_bytes)
         return Error{kErrTooLarge, "message exceeds the size limit", "message"};
 
     store::NewMessage m;
@@ -378,15 +378,15 @@ Result<store::NewMessage> Relay::prepare_submission(const store::AgentRecord& ag
     std::string added;
     added += "Received: from " + client + "\r\n\tby " + data_.domain() + " (agentrelay) with " + protocol + " id " +
              m.id + ";\r\n\t" + mime::format_date(m.created_at) + "\r\n";
-    if (parsed->message_id.empty()) {
+    if (checked->message_id.empty()) {
         m.message_id_header = "<" + m.id + "@" + data_.domain() + ">";
         added += "Message-ID: " + m.message_id_header + "\r\n";
     } else {
-        m.message_id_header = parsed->message_id;
+        m.message_id_header = checked->message_id;
     }
-    if (parsed->date.empty()) added += "Date: " + mime::format_date(m.created_at) + "\r\n";
-    m.raw = added + raw;
-    m.subject = parsed->subject;
+    if (checked->needs_date) added += "Date: " + mime::format_date(m.created_at) + "\r\n";
+    m.raw = added + checked->raw;
+    m.subject = checked->subject;
     m.mail_from = reverse_path.empty() ? agent.address : reverse_path;
     for (size_t i = 0; i < recipients.size(); ++i) {
         auto mb = mime::parse_address(recipients[i]);
