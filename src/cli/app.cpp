@@ -84,6 +84,26 @@ Result<RelayConfig> relay_config(const Args& args) {
     return cfg;
 }
 
+Status smtp_session_limits(const Args& args, size_t& per_client, size_t& total) {
+    auto file = read_config(args);
+    if (!file) return file.error();
+    struct Limit {
+        const char* key;
+        const char* flag;
+        size_t* out;
+    };
+    for (Limit l : {Limit{"smtp_client_limit", "smtp-client-limit", &per_client},
+                    Limit{"smtp_session_limit", "smtp-session-limit", &total}}) {
+        if (auto v = file->find(l.key); v != file->end()) {
+            if (!v->is_number_unsigned() || v->get<size_t>() == 0)
+                return invalid("config", std::string("\"") + l.key + "\" must be a positive number");
+            *l.out = v->get<size_t>();
+        }
+        if (args.has(l.flag)) *l.out = static_cast<size_t>(args.positive(l.flag, 1));
+    }
+    return Ok{};
+}
+
 App::App(std::unique_ptr<store::DataDir> data, RelayConfig relay_config, delivery::DeliveryConfig config)
     : data_(std::move(data)),
       relay_(*data_, clock_, relay_config),

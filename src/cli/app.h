@@ -29,6 +29,10 @@ std::vector<FlagSpec> delivery_flags();
 Result<delivery::DeliveryConfig> delivery_config(const Args& args);
 // Relay limits from --config FILE ("max_recipients", "max_message_bytes", rate defaults).
 Result<RelayConfig> relay_config(const Args& args);
+// The SMTP listeners' session caps from --config FILE ("smtp_client_limit": sessions at once
+// from one client address, "smtp_session_limit": in all) and the flags --smtp-client-limit and
+// --smtp-session-limit (flags win); `per_client` and `total` keep their values when not given.
+Status smtp_session_limits(const Args& args, size_t& per_client, size_t& total);
 
 class App {
   public:

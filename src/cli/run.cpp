@@ -32,6 +32,9 @@ The long-running relay: every listener named, plus the delivery engine.
   --inbound ADDR:PORT       MX for the hosted domain (agents' inboxes, bounces)
   --tls-cert FILE --tls-key FILE   certificate for the SMTP listeners (default: the data dir's)
   --trusted-network CIDR=AGENT     clients in CIDR may submit without AUTH as AGENT (repeatable)
+  --smtp-client-limit N     SMTP sessions at once from one client address, per listener
+                            (default 50; past it: 421 4.7.0)
+  --smtp-session-limit N    SMTP sessions at once in all, per listener (default 1000)
 
 Without --data, serve runs on its embedded default: ./agentrelay-data hosting the domain
 agents.localhost (created on first start, with an agent "assistant" whose key is printed),
@@ -111,7 +114,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     auto specs = delivery_flags();
     for (FlagSpec f : std::vector<FlagSpec>{{"data"}, {"http"}, {"submission"}, {"submissions"}, {"inbound"},
                                             {"tls-cert"}, {"tls-key"}, {"trusted-network", true, true},
-                                            {"help", false}})
+                                            {"smtp-client-limit"}, {"smtp-session-limit"}, {"help", false}})
         specs.push_back(f);
     auto args = Args::parse(argv, specs);
     if (!args) throw UsageError{args.error().message};
@@ -153,6 +156,8 @@ int cmd_serve(const std::vector<std::string>& argv) {
     smtp_opts.max_message_bytes = rcfg->max_message_bytes;
     smtp_opts.max_recipients = rcfg->max_recipients;
     smtp_opts.dns_servers = dcfg->dns_servers;
+    if (auto st = smtp_session_limits(*args, smtp_opts.max_sessions_per_client, smtp_opts.max_sessions); !st)
+        throw UsageError{st.error().message};
     if (use_default && !any_listener) {
         http_addr = std::make_pair(std::string("127.0.0.1"), static_cast<uint16_t>(8025));
         smtp_opts.inbound = "127.0.0.1:2525";

@@ -35,6 +35,9 @@ struct SmtpOptions {
     std::vector<std::string> trusted_networks; // "CIDR=AGENT"
     size_t max_message_bytes = 25u << 20;
     size_t max_recipients = 50;
+    // Sessions at once, from one client address and in all, on each listener (smtp::ServerLimits).
+    size_t max_sessions_per_client = 50;
+    size_t max_sessions = 1000;
     // Resolvers for the inbound MX's SPF, DKIM and DMARC checks ("host:port"; empty: the
     // system's), the same --dns as delivery's.
     std::vector<std::string> dns_servers;

@@ -117,6 +117,8 @@ struct Server::Impl {
 
     std::atomic<uint16_t> port{0};
     std::atomic<size_t> active{0};
+    std::atomic<size_t> buffered{0};                   // DATA bytes held (max_buffered_bytes)
+    std::unordered_map<std::string, size_t> per_client; // sessions served, by address; under mu
     std::atomic<bool> stopped{false};
     std::mutex mu; // guards sessions
     std::unordered_map<uint64_t, std::weak_ptr<ServerSession>> sessions;
@@ -151,11 +153,13 @@ asio::ip::address plain_address(const asio::ip::address& a) {
 class ServerSession : public std::enable_shared_from_this<ServerSession> {
   public:
     // remote: the client's address as accept() reported it.
+    // busy: the reason it is over a session cap ("" if it is not); served sessions count in
+    // per_client under client_key.
     ServerSession(std::shared_ptr<Server::Impl> server, tcp::socket socket, const tcp::endpoint& remote,
-                  uint64_t id, bool busy)
+                  uint64_t id, std::string busy, std::string client_key)
         : server_(std::move(server)), limits_(server_->limits), socket_(std::move(socket)),
           deadline_(socket_.get_executor(), [this] { on_deadline(); }), delay_(socket_.get_executor()),
-          id_(id), busy_(busy) {
+          id_(id), busy_(std::move(busy)), client_key_(std::move(client_key)) {
         ctx_.kind = server_->kind;
         ctx_.remote = plain_address(remote.address());
         total_deadline_ = SteadyClock::now() + limits_.total_timeout;
@@ -173,7 +177,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
     enum class IoKind { Read, Other };
     enum class Next { Continue, Close };
     enum class LineStatus { Line, TooLong };
-    enum class DataStatus { Complete, TooBig, BareLf };
+    enum class DataStatus { Complete, TooBig, BareLf, NoRoom };
 
     // --- the conversation ------------------------------------------------------------------
 
@@ -196,15 +200,20 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
             }
         }
         close();
+        release_buffer();
         std::lock_guard lock(server_->mu);
         server_->sessions.erase(id_);
         server_->active -= 1;
+        if (busy_.empty()) {
+            auto it = server_->per_client.find(client_key_);
+            if (it != server_->per_client.end() && --it->second == 0) server_->per_client.erase(it);
+        }
     }
 
     awaitable<void> converse() {
         if (server_->kind == ListenerKind::Submissions) co_await handshake();
-        if (busy_) {
-            reply(421, "4.7.0", server_->hostname + " Too many connections, try again later");
+        if (!busy_.empty()) {
+            reply(421, "4.7.0", server_->hostname + " " + busy_ + ", try again later");
             co_await flush();
             co_return;
         }
@@ -373,6 +382,10 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
             reply(550, "5.6.0", "Message contains a bare LF; lines must end with CRLF");
             co_return Next::Continue;
         }
+        if (status == DataStatus::NoRoom) {
+            reply(452, "4.3.1", "Insufficient system storage for the message now; try again later");
+            co_return Next::Continue;
+        }
         ServerReply r;
         try {
             r = co_await server_->handler.on_message(ctx_, std::move(message));
@@ -380,6 +393,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
             spdlog::error("smtp: message handler failed: {}", e.what());
             r = {451, "4.3.0", "Internal error; try again later"};
         }
+        release_buffer(); // the handler is done with the message
         reply(r);
         co_return Next::Continue;
     }
@@ -722,10 +736,14 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
     // Reads DATA content up to CRLF "." CRLF, undoing dot-stuffing (RFC 5321 4.5.2). Past the
     // size limit the content is read and dropped. Only CRLF "." CRLF ends the data: after a bare
     // LF a "." line is content, so a message cannot hide a second one (SMTP smuggling).
+    // The bytes a message holds count against the server's max_buffered_bytes from the first
+    // one read until the handler is done with it (release_buffer); past the budget the rest is
+    // read and dropped, and the message is refused (NoRoom).
     awaitable<DataStatus> read_data(std::string& data) {
         bool line_start = true; // the DATA command's CRLF starts the first line
         char last = '\n';       // the last byte of content taken
         bool too_big = false;
+        bool no_room = false;
         bool bare_lf = false;
         while (true) {
             while (rpos_ < in_.size()) {
@@ -734,6 +752,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
                     if (in_.compare(rpos_, 3, ".\r\n") == 0) {
                         rpos_ += 3;
                         if (too_big) co_return DataStatus::TooBig;
+                        if (no_room) co_return DataStatus::NoRoom;
                         co_return bare_lf ? DataStatus::BareLf : DataStatus::Complete;
                     }
                     ++rpos_; // a stuffed dot
@@ -751,8 +770,18 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
                 if (!too_big && data.size() + n > limits_.max_message_bytes) {
                     too_big = true;
                     std::string().swap(data);
+                    release_buffer();
                 }
-                if (!too_big) data.append(in_, rpos_, n);
+                if (!too_big && !no_room && server_->buffered + n > limits_.max_buffered_bytes) {
+                    no_room = true;
+                    std::string().swap(data);
+                    release_buffer();
+                }
+                if (!too_big && !no_room) {
+                    data.append(in_, rpos_, n);
+                    server_->buffered += n;
+                    held_ += n;
+                }
                 last = in_[end - 1];
                 rpos_ = end;
             }
@@ -767,11 +796,18 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
     Deadline deadline_;        // of the I/O operation in progress (see arm())
     asio::steady_timer delay_; // the pause before answering a failed AUTH
     uint64_t id_;
-    bool busy_; // over max_sessions: answer 421 and close
+    void release_buffer() {
+        server_->buffered -= held_;
+        held_ = 0;
+    }
+
+    std::string busy_;       // over a session cap: why; then answer 421 and close
+    std::string client_key_; // the client's address, its key in per_client
 
     std::string in_; // received, not yet consumed from rpos_
     size_t rpos_ = 0;
     std::string out_; // replies not yet sent
+    size_t held_ = 0; // DATA bytes this session counts in server_->buffered
 
     ClientContext ctx_;
     bool greeted_ = false;
@@ -811,10 +847,17 @@ awaitable<void> accept_loop(std::shared_ptr<Server::Impl> impl) {
         }
         std::shared_ptr<ServerSession> session;
         {
+            std::string client = plain_address(remote.address()).to_string();
             std::lock_guard lock(impl->mu);
-            bool busy = impl->active >= impl->limits.max_sessions;
+            std::string busy;
+            if (impl->active >= impl->limits.max_sessions) busy = "Too many connections";
+            else if (impl->per_client[client] >= impl->limits.max_sessions_per_client)
+                busy = "Too many connections from your address";
+            if (busy.empty()) impl->per_client[client] += 1;
+            else if (impl->per_client[client] == 0) impl->per_client.erase(client);
             uint64_t id = impl->next_id++;
-            session = std::make_shared<ServerSession>(impl, std::move(socket), remote, id, busy);
+            session = std::make_shared<ServerSession>(impl, std::move(socket), remote, id, std::move(busy),
+                                                      std::move(client));
             impl->sessions.emplace(id, session);
             impl->active += 1;
         }
@@ -869,6 +912,10 @@ uint16_t Server::port() const {
 
 size_t Server::active_sessions() const {
     return impl_->active;
+}
+
+size_t Server::buffered_bytes() const {
+    return impl_->buffered;
 }
 
 } // namespace ar::smtp

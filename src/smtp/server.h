@@ -18,7 +18,8 @@
 //   ending in CRLF) and never for a client that disconnected or timed out mid-DATA.
 // - Only CRLF "." CRLF ends DATA; a message holding a bare LF is refused (SMTP smuggling).
 // - Input pipelined after STARTTLS is discarded, never read as if it came under TLS.
-// - Memory per connection is bounded by the limits (a line, one read chunk, one message).
+// - Memory per connection is bounded by the limits (a line, one read chunk, one message), and
+//   so is the whole: sessions (in all and per client address) and the DATA bytes they hold.
 // - The io thread is never blocked, except inside the Handler calls documented below.
 // - Each connection runs on its own strand, so the Server works on a multi-threaded
 //   io_context; the Handler may then be called concurrently for different connections.
@@ -74,6 +75,13 @@ struct ServerLimits {
     std::chrono::milliseconds auth_delay_step{1000};
     size_t max_auth_line = 12288;
     size_t max_sessions = 10000;
+    // At most this many sessions from one client address at once (Postfix's
+    // smtpd_client_connection_count_limit); past either cap a new session gets 421 4.7.0.
+    size_t max_sessions_per_client = 50;
+    // Message bytes all sessions together may hold while DATA is being read; a message that
+    // would pass it is refused with 452 4.3.1 (the client tries again later), so many large
+    // messages at once cannot exhaust memory.
+    size_t max_buffered_bytes = size_t{1} << 30;
     // The executor's io_context is run by one thread only: sessions then need no strand of
     // their own (a strand costs a lock and a queue on every completion).
     bool single_thread = false;
@@ -168,6 +176,7 @@ class Server {
     void stop();
     uint16_t port() const; // the bound port (listen port 0 picks one)
     size_t active_sessions() const;
+    size_t buffered_bytes() const; // DATA bytes held by sessions right now
 
     struct Impl;
 

@@ -835,9 +835,59 @@ TEST_CASE("stop() closes live sessions; max_sessions turns the surplus away", "[
     CHECK(wait_until([&] { return rig.server->active_sessions() == 0; }));
 }
 
+TEST_CASE("one client address holds at most max_sessions_per_client sessions", "[smtp_server]") {
+    ServerLimits limits;
+    limits.max_sessions_per_client = 2;
+    Rig rig(ListenerKind::Inbound, limits);
+    auto first = std::make_unique<RawClient>(rig.port());
+    REQUIRE(starts_with(first->reply(), "220 "));
+    RawClient second(rig.port());
+    REQUIRE(starts_with(second.reply(), "220 "));
+    {
+        RawClient third(rig.port());
+        CHECK(starts_with(third.reply(), "421 4.7.0 mx.test.example Too many connections from your address"));
+        CHECK(third.closed_by_server());
+    }
+    CHECK(starts_with(second.cmd("NOOP"), "250 "));
+    first.reset(); // one ends: the address may open another
+    REQUIRE(wait_until([&] { return rig.server->active_sessions() == 1; }));
+    RawClient again(rig.port());
+    CHECK(starts_with(again.reply(), "220 "));
+}
+
+TEST_CASE("the DATA bytes of all sessions are bounded: past the budget, 452 4.3.1", "[smtp_server]") {
+    ServerLimits limits;
+    limits.max_buffered_bytes = 1000;
+    Rig rig(ListenerKind::Inbound, limits);
+    RawClient a(rig.port()), b(rig.port());
+    greet(a);
+    greet(b);
+    for (RawClient* c : {&a, &b}) {
+        CHECK(starts_with(c->cmd("MAIL FROM:<a@example.com>"), "250 "));
+        CHECK(starts_with(c->cmd("RCPT TO:<b@example.com>"), "250 "));
+        CHECK(starts_with(c->cmd("DATA"), "354 "));
+    }
+    std::string part = "Subject: big\r\n\r\n" + std::string(780, 'a') + "\r\n";
+    a.send(part); // a holds ~800 bytes and has not finished
+    REQUIRE(wait_until([&] { return rig.server->buffered_bytes() >= part.size(); }));
+    b.send("Subject: b\r\n\r\n" + std::string(300, 'b') + "\r\n.\r\n");
+    CHECK(starts_with(b.reply(), "452 4.3.1"));
+    CHECK(starts_with(a.cmd("."), "250 "));
+    CHECK(rig.handler.message_count() == 1);
+    CHECK(wait_until([&] { return rig.server->buffered_bytes() == 0; }));
+    // With a's message handed over, b's fits.
+    CHECK(starts_with(b.cmd("MAIL FROM:<a@example.com>"), "250 "));
+    CHECK(starts_with(b.cmd("RCPT TO:<b@example.com>"), "250 "));
+    CHECK(starts_with(b.cmd("DATA"), "354 "));
+    CHECK(starts_with(b.cmd("Subject: b\r\n\r\n" + std::string(300, 'b') + "\r\n."), "250 "));
+    CHECK(rig.handler.message_count() == 2);
+}
+
 TEST_CASE("hundreds of concurrent sessions are served at once", "[smtp_server]") {
-    Rig rig(ListenerKind::Inbound);
     constexpr int kClients = 300; // two descriptors each in this process
+    ServerLimits limits;
+    limits.max_sessions_per_client = kClients; // all come from 127.0.0.1
+    Rig rig(ListenerKind::Inbound, limits);
     std::vector<std::unique_ptr<RawClient>> clients;
     for (int i = 0; i < kClients; ++i)
         clients.push_back(std::make_unique<RawClient>(rig.port()));
