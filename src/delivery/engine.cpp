@@ -67,6 +67,7 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
 
 constexpr const char* kStageDns = "dns";
 constexpr const char* kStageConnect = "connect";
+constexpr const char* kStageSign = "dkim";
 
 Reply dns_failure(const dns::MxResult& mx, const std::string& domain) {
     switch (mx.kind) {
@@ -102,6 +103,7 @@ struct Job {
     store::StoredMessage message;
     std::vector<dkim::Signer> signers;  // from load() to the signing pool
     std::string signed_message;
+    std::string sign_error;  // why it could not be signed: then it is not sent (deferred)
     std::string mail_from;
 };
 
@@ -175,6 +177,8 @@ struct Engine::Impl {
                                      "Recipient delivery outcomes by result");
         Metrics::instance().describe("agentrelay_delivery_intake_holds_total", "counter",
                                      "Times new deliveries began to wait for a saturated intake (intake first)");
+        Metrics::instance().describe("agentrelay_dkim_sign_failures_total", "counter",
+                                     "Messages not sent because DKIM signing failed (their recipients are deferred)");
     }
 
     ~Impl() {
@@ -344,8 +348,7 @@ struct Engine::Impl {
             co_await route(job);  // read and signed when a connection takes it (connection())
             co_return;
         }
-        bool loaded = co_await load_on_pool(job.get());
-        if (!loaded) {
+        if (co_await load_on_pool(job.get()) != Loaded::Ready) {
             finish_without_attempt(*job);
             co_return;
         }
@@ -354,19 +357,26 @@ struct Engine::Impl {
         co_await offload(deliver);
     }
 
+    // Ready: the message is read (and signed, for a remote destination); Unreadable: it could
+    // not be read; Unsigned: the hosted domain has active DKIM keys but it could not be signed
+    // with them, and it must not leave unsigned (job->sign_error says why).
+    enum class Loaded { Ready, Unreadable, Unsigned };
+
     // Reads the job's message on the store pool; for a remote destination, signs it on the
     // signing pool.
-    asio::awaitable<bool> load_on_pool(Job* j) {
+    asio::awaitable<Loaded> load_on_pool(Job* j) {
         auto load_job = [this, j] { return load(*j); };
-        if (!co_await offload(load_job)) co_return false;
-        if (j->signers.empty()) co_return true;
+        if (!co_await offload(load_job)) co_return Loaded::Unreadable;
+        if (j->signers.empty()) co_return j->sign_error.empty() ? Loaded::Ready : Loaded::Unsigned;
         auto sign_job = [this, j] {
-            j->signed_message = sign(j->signers, j->message.raw);
+            auto signed_msg = dkim::sign_message(j->signers, j->message.raw, clock.now_ms());
+            if (signed_msg) j->signed_message = std::move(*signed_msg);
+            else j->sign_error = signed_msg.error().message;
             j->signers.clear();
         };
         co_await run_on_pool(sign_pool, sign_job, "ar-sign",
                              cfg.background_priority ? PoolPriority::Idle : PoolPriority::Background);
-        co_return true;
+        co_return j->sign_error.empty() ? Loaded::Ready : Loaded::Unsigned;
     }
 
     // On the store pool: the message, its return path and the signers for it (the message is
@@ -390,18 +400,10 @@ struct Engine::Impl {
             std::lock_guard lk(signer_mu);
             load_signers();
             job.signers = signers;
+            if (signers.empty()) job.sign_error = signers_error;  // active keys, none usable
         }
-        if (job.signers.empty()) job.signed_message = job.message.raw;
+        if (job.signers.empty() && job.sign_error.empty()) job.signed_message = job.message.raw;  // no active key
         return true;
-    }
-
-    std::string sign(const std::vector<dkim::Signer>& with, const std::string& raw) {
-        auto signed_msg = dkim::sign_message(with, raw, clock.now_ms());
-        if (!signed_msg) {
-            spdlog::error("DKIM signing failed: {}", signed_msg.error().message);
-            return raw;
-        }
-        return std::move(*signed_msg);
     }
 
     // Under signer_mu, for every message, so that mail signed after `dkim activate` returns
@@ -413,17 +415,26 @@ struct Engine::Impl {
         if (fingerprint == signers_fingerprint) return;
         signers_fingerprint = fingerprint;
         signers.clear();
+        signers_error.clear();
         for (const auto& k : control.dkim_keys(relay.domain())) {
             if (k.state != "active") continue;
             auto s = dkim::Signer::create(k.domain, k.selector, dkim::algorithm_from_tag(k.algorithm),
                                           k.private_pem);
-            if (s) signers.push_back(std::move(*s));
-            else spdlog::error("DKIM key {} unusable: {}", k.selector, s.error().message);
+            if (s) {
+                signers.push_back(std::move(*s));
+                continue;
+            }
+            spdlog::error("DKIM key {} unusable: {}", k.selector, s.error().message);
+            signers_error += (signers_error.empty() ? "" : "; ") + ("active DKIM key " + k.selector +
+                                                                   " is unusable: " + s.error().message);
         }
         spdlog::info("delivery: signing with DKIM selectors {}",
                      fingerprint.empty() ? "(none)" : fingerprint);
     }
     std::mutex signer_mu;
+    // Why active keys could not be loaded ("" when all could). Mail is signed with those that
+    // could; when none could, it is held back (deferred) until the operator mends the keys.
+    std::string signers_error;
 
     bool deliver_locally(Job& job) {
         std::vector<RecipientStatus> rs;
@@ -545,9 +556,14 @@ struct Engine::Impl {
                 session = std::move(*opened);
             }
             if (!job->loaded) {
-                bool loaded = co_await load_on_pool(job.get());
-                if (!loaded) {
+                Loaded loaded = co_await load_on_pool(job.get());
+                if (loaded == Loaded::Unreadable) {
                     finish_without_attempt(*job);
+                    --dest->busy;
+                    continue;
+                }
+                if (loaded == Loaded::Unsigned) {
+                    co_await defer_unsigned(job);
                     --dest->busy;
                     continue;
                 }
@@ -659,6 +675,20 @@ struct Engine::Impl {
 
     asio::awaitable<void> record_owned(std::shared_ptr<Job> job, std::vector<store::RecipientUpdate> updates) {
         co_await record(job, updates);
+    }
+
+    // A message that could not be signed is never sent unsigned (it would fail DMARC on our own
+    // domain): its recipients are deferred, so it goes once the key is mended, or bounces at
+    // max_age; the operator sees why in the log, the metric and check_status.
+    asio::awaitable<void> defer_unsigned(std::shared_ptr<Job> job) {
+        spdlog::error("delivery: message {} of {} not sent: DKIM signing failed: {}", job->message_id, job->agent,
+                      job->sign_error);
+        Metrics::instance().add("agentrelay_dkim_sign_failures_total");
+        Reply reply = make_reply(451, "4.3.0",
+                                 "local error: DKIM signing failed (" + job->sign_error + "); not sent unsigned");
+        job->message.raw = std::string();
+        job->loaded = false;
+        co_await fail_all(std::move(job), reply, kStageSign);
     }
 
     // Every recipient of job gets the same reply (DNS or connection failures).
