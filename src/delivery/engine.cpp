@@ -25,7 +25,11 @@
 #include "core/metrics.h"
 #include "core/threads.h"
 #include "core/text.h"
+#include "delivery/leases.h"
 #include "delivery/outcome.h"
+#include "delivery/rate_bucket.h"
+#include "delivery/retention.h"
+#include "delivery/signers.h"
 #include "dkim/sign.h"
 #include "dns/resolver.h"
 #include "smtp/client.h"
@@ -123,10 +127,7 @@ struct Destination {
     int connections = 0;
     int busy = 0;  // connections carrying a transaction (or opening for one)
     std::list<asio::steady_timer*> idle_workers;
-    // Token bucket for messages_per_second, holding at most one token: messages go out evenly
-    // spaced, 1/rate apart, so no one-second window ever sees a burst above the rate.
-    double tokens = 1;
-    std::chrono::steady_clock::time_point refilled = std::chrono::steady_clock::now();
+    RateBucket rate;  // messages_per_second
 };
 
 struct Engine::Impl {
@@ -158,8 +159,7 @@ struct Engine::Impl {
     std::atomic<size_t> in_flight{0};
     CpuLoad cpu_load;  // the scan loop's, for intake first (unless cfg.cpu_busy_share)
     std::mt19937 rng{std::random_device{}()};
-    std::vector<dkim::Signer> signers;
-    std::string signers_fingerprint;  // the active selectors the signers were made from
+    SignerCache signers;
     std::string secret;
     int64_t stale_checked_at = 0;
     int64_t purged_at = 0;     // the last retention pass (0: none yet, so one runs at start)
@@ -167,8 +167,8 @@ struct Engine::Impl {
 
     Impl(Relay& r, DeliveryConfig c, const Clock& cl, asio::io_context& i)
         : relay(r), cfg(std::move(c)), clock(cl), io(i), resolver(i.get_executor(), cfg.dns_servers),
-          host(hostname()), wake(i) {
-        owner = host + "/" + std::to_string(getpid()) + "/" + random_hex(4);
+          host(hostname()), wake(i), signers(r.data().control(), r.domain()) {
+        owner = make_lease_owner(host);
         tls.set_verify_mode(asio::ssl::verify_none);
         tls_verify.set_default_verify_paths();
         tls_verify.set_verify_mode(asio::ssl::verify_peer);
@@ -258,11 +258,12 @@ struct Engine::Impl {
         int64_t now = clock.now_ms();
         if (now - stale_checked_at > kStaleLeaseCheckMs) {
             stale_checked_at = now;
-            release_dead_leases();
+            release_dead_leases(relay.data(), owner, host);
         }
         if (cfg.retention.count() > 0 && (purge_more || now - purged_at > kPurgeIntervalMs)) {
             purged_at = now;
-            purge_more = purge_expired(now - cfg.retention.count());
+            purge_more = purge_expired(relay.data(), now - cfg.retention.count(), kPurgeBatch,
+                                       cfg.retention.count() / 86'400'000);
         }
         for (const auto& agent : relay.data().agent_names()) {
             if (in_flight >= kMaxInFlight) break;
@@ -290,44 +291,6 @@ struct Engine::Impl {
             }
         }
         return jobs;
-    }
-
-    // One batch per store of what the retention lets go; true if any store has more.
-    bool purge_expired(int64_t before_ms) {
-        bool more = false;
-        for (const auto& agent : relay.data().agent_names()) {
-            auto store = relay.data().agent_store(agent);
-            if (!store) continue;
-            auto n = (*store)->purge_before(before_ms, kPurgeBatch);
-            if (!n) {
-                spdlog::warn("retention: purging {}: {}", agent, n.error().message);
-                continue;
-            }
-            if (n->messages + n->inbox + n->bounces > 0)
-                spdlog::info("retention: removed {} sent messages, {} inbox messages and {} bounces of {} "
-                             "older than {} days",
-                             n->messages, n->inbox, n->bounces, agent, cfg.retention.count() / 86'400'000);
-            more = more || n->more;
-        }
-        return more;
-    }
-
-    // Leases held by processes on this host that no longer run are released at once,
-    // so a crash (kill -9) delays nothing: the next scan picks the mail up again.
-    void release_dead_leases() {
-        for (const auto& agent : relay.data().agent_names()) {
-            auto store = relay.data().agent_store(agent);
-            if (!store) continue;
-            auto st = (*store)->release_leases_if([this](const std::string& lease_owner) {
-                if (lease_owner == owner) return false;
-                auto slash = lease_owner.find('/');
-                if (slash == std::string::npos || lease_owner.substr(0, slash) != host) return false;
-                auto rest = lease_owner.substr(slash + 1);
-                pid_t pid = static_cast<pid_t>(std::atoll(rest.substr(0, rest.find('/')).c_str()));
-                return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
-            });
-            if (!st) spdlog::warn("delivery: releasing stale leases of {}: {}", agent, st.error().message);
-        }
     }
 
     std::optional<int64_t> next_due() {
@@ -396,45 +359,12 @@ struct Engine::Impl {
         job.mail_from = job.message.mail_from.empty()
                             ? ""
                             : Engine::return_path(secret, relay.domain(), job.agent, job.message_id);
-        {
-            std::lock_guard lk(signer_mu);
-            load_signers();
-            job.signers = signers;
-            if (signers.empty()) job.sign_error = signers_error;  // active keys, none usable
-        }
+        auto current = signers.current();
+        job.signers = std::move(current.signers);
+        job.sign_error = std::move(current.error);
         if (job.signers.empty() && job.sign_error.empty()) job.signed_message = job.message.raw;  // no active key
         return true;
     }
-
-    // Under signer_mu, for every message, so that mail signed after `dkim activate` returns
-    // carries the new selectors. Only the active selectors are read each time (no private
-    // keys); the signers (parsed private keys) are rebuilt only when those changed.
-    void load_signers() {
-        auto& control = relay.data().control();
-        std::string fingerprint = control.active_dkim_selectors(relay.domain());
-        if (fingerprint == signers_fingerprint) return;
-        signers_fingerprint = fingerprint;
-        signers.clear();
-        signers_error.clear();
-        for (const auto& k : control.dkim_keys(relay.domain())) {
-            if (k.state != "active") continue;
-            auto s = dkim::Signer::create(k.domain, k.selector, dkim::algorithm_from_tag(k.algorithm),
-                                          k.private_pem);
-            if (s) {
-                signers.push_back(std::move(*s));
-                continue;
-            }
-            spdlog::error("DKIM key {} unusable: {}", k.selector, s.error().message);
-            signers_error += (signers_error.empty() ? "" : "; ") + ("active DKIM key " + k.selector +
-                                                                   " is unusable: " + s.error().message);
-        }
-        spdlog::info("delivery: signing with DKIM selectors {}",
-                     fingerprint.empty() ? "(none)" : fingerprint);
-    }
-    std::mutex signer_mu;
-    // Why active keys could not be loaded ("" when all could). Mail is signed with those that
-    // could; when none could, it is held back (deferred) until the operator mends the keys.
-    std::string signers_error;
 
     bool deliver_locally(Job& job) {
         std::vector<RecipientStatus> rs;
@@ -631,19 +561,10 @@ struct Engine::Impl {
     }
 
     asio::awaitable<void> take_token(Destination& dest) {
-        double rate = dest.policy.messages_per_second;
-        if (rate <= 0) co_return;
         for (;;) {
-            auto now = std::chrono::steady_clock::now();
-            double elapsed = std::chrono::duration<double>(now - dest.refilled).count();
-            dest.tokens = std::min(1.0, dest.tokens + elapsed * rate);
-            dest.refilled = now;
-            if (dest.tokens >= 1) {
-                dest.tokens -= 1;
-                co_return;
-            }
-            asio::steady_timer t(io, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                         std::chrono::duration<double>((1 - dest.tokens) / rate)));
+            auto wait = dest.rate.take(dest.policy.messages_per_second, std::chrono::steady_clock::now());
+            if (wait == std::chrono::steady_clock::duration::zero()) co_return;
+            asio::steady_timer t(io, wait);
             co_await t.async_wait(asio::use_awaitable);
         }
     }
