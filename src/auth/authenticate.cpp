@@ -39,6 +39,13 @@ std::string quoted_string(std::string_view s) {
     return out + "\"";
 }
 
+// Whether a DKIM verdict vouches for the message: a pass that covers the whole body. With l=
+// shorter than the body, anything after it could have been appended by anyone (RFC 6376 8.2),
+// so such a signature verifies neither From nor DMARC alignment.
+bool vouches(const dkim::Verdict& d) {
+    return d.result == "pass" && d.covers_whole_body();
+}
+
 // DMARC's test for From, with relaxed alignment and whether or not the domain has a record:
 // sets from_verified and the sentence that says why.
 void conclude(AuthResults& r) {
@@ -48,7 +55,7 @@ void conclude(AuthResults& r) {
         return;
     }
     for (const auto& d : r.dkim) {
-        if (d.result == "pass" && aligned(d.domain, r.from_domain, false)) {
+        if (vouches(d) && aligned(d.domain, r.from_domain, false)) {
             r.from_verified = true;
             r.summary = "From domain " + r.from_domain + " is verified: DKIM signature of " + d.domain +
                         " verified";
@@ -64,9 +71,13 @@ void conclude(AuthResults& r) {
     if (r.dkim.empty()) why = "no DKIM signature";
     for (const auto& d : r.dkim) {
         if (!why.empty()) why += "; ";
-        why += d.result == "pass" ? "DKIM signature of " + d.domain + " is not of the From domain"
-                                  : "DKIM " + d.result + (d.domain.empty() ? "" : " for " + d.domain) +
-                                        " (" + d.reason + ")";
+        if (d.result == "pass" && !d.covers_whole_body())
+            why += "DKIM signature of " + d.domain + " covers only the first part of the body (l=): " +
+                   std::to_string(d.unsigned_body_octets) + " octets after it are unsigned and may have been added";
+        else if (d.result == "pass")
+            why += "DKIM signature of " + d.domain + " is not of the From domain";
+        else
+            why += "DKIM " + d.result + (d.domain.empty() ? "" : " for " + d.domain) + " (" + d.reason + ")";
     }
     why += "; SPF " + std::string(spf_result_name(r.spf.result));
     if (!r.spf.domain.empty()) why += " for " + r.spf.domain;
@@ -84,7 +95,7 @@ asio::awaitable<AuthResults> authenticate(Lookup& dns, asio::ip::address ip, std
     r.from_domain = from_domain_of(message);
     std::vector<std::string> passed;
     for (const auto& d : r.dkim)
-        if (d.result == "pass") passed.push_back(d.domain);
+        if (vouches(d)) passed.push_back(d.domain);
     r.dmarc = co_await check_dmarc(dns, r.from_domain, passed, r.spf.result == SpfResult::Pass,
                                    r.spf.domain);
     conclude(r);
@@ -98,7 +109,8 @@ std::string AuthResults::header(std::string_view authserv_id) const {
     if (dkim.empty()) h += ";\r\n\tdkim=none";
     for (const auto& d : dkim) {
         h += ";\r\n\tdkim=" + d.result;
-        if (d.result != "pass" && !d.reason.empty()) h += " reason=" + quoted_string(d.reason);
+        if ((d.result != "pass" || !d.covers_whole_body()) && !d.reason.empty())
+            h += " reason=" + quoted_string(d.reason);
         if (!d.domain.empty()) h += " header.d=" + d.domain;
         if (!d.selector.empty()) h += " header.s=" + d.selector;
         if (!d.algorithm.empty()) h += " header.a=" + d.algorithm;
@@ -112,12 +124,14 @@ std::string AuthResults::header(std::string_view authserv_id) const {
 
 nlohmann::json AuthResults::to_json() const {
     nlohmann::json sigs = nlohmann::json::array();
-    for (const auto& d : dkim)
+    for (const auto& d : dkim) {
         sigs.push_back({{"result", d.result},
                         {"domain", d.domain},
                         {"selector", d.selector},
                         {"algorithm", d.algorithm},
                         {"reason", d.reason}});
+        if (!d.covers_whole_body()) sigs.back()["unsigned_body_octets"] = d.unsigned_body_octets;
+    }
     return {{"from_verified", from_verified},
             {"summary", summary},
             {"spf",

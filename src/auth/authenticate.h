@@ -9,7 +9,9 @@
 //   advice: treat an unverified From as a claim).
 // - from_verified is true exactly when DMARC's test passes: a DKIM signature that verified with
 //   a d= aligned (relaxed) with the From domain, or SPF pass for an aligned envelope domain;
-//   whether or not the domain publishes a DMARC record.
+//   whether or not the domain publishes a DMARC record. A signature whose l= leaves part of
+//   the body unsigned is reported as pass, with the unsigned tail in its reason and in
+//   Authentication-Results, but counts for neither (RFC 6376 8.2: text could be appended).
 // - header() is the Authentication-Results field (RFC 8601) for the relay's own authserv-id;
 //   strip_forged_results() removes fields claiming that authserv-id from the message first
 //   (RFC 8601 5), so an agent can trust the one the relay adds.

@@ -341,6 +341,7 @@ Verdict Verifier::verify(size_t i, dns::Status key_status,
     std::string body = t.body_canon == Canon::Relaxed ? relaxed_body(msg_.body) : simple_body(msg_.body);
     if (t.has_length) {
         if (t.length > body.size()) return verdict("permerror", "l= is longer than the body");
+        v.unsigned_body_octets = body.size() - t.length;
         body.resize(t.length);
     }
     if (sha256(body) != t.body_hash) return verdict("fail", "the body hash did not verify");
@@ -348,6 +349,11 @@ Verdict Verifier::verify(size_t i, dns::Status key_status,
     if (!data) return verdict("permerror", data.error().message);
     if (!verify_signature(pkey.get(), ed25519, *data, t.signature))
         return verdict("fail", "the signature did not verify");
+    if (!v.covers_whole_body())
+        return verdict("pass", "signed by " + t.domain + ", but its l= covers only the first " +
+                                   std::to_string(t.length) + " of " +
+                                   std::to_string(t.length + v.unsigned_body_octets) +
+                                   " body octets: the rest is unsigned");
     return verdict("pass", "signed by " + t.domain);
 }
 

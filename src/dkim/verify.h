@@ -18,7 +18,8 @@
 //   a revoked key, no key record).
 // - A signature passes only if the body hash (with l=, if any) and the header signature both
 //   verify with the published key, the key's type matches a=, h= includes From, and i= (if
-//   any) is within d=.
+//   any) is within d=. A pass whose l= leaves part of the body unsigned says how much
+//   (Verdict::unsigned_body_octets): callers must not take it as vouching for the whole.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +59,11 @@ struct Verdict {
     std::string algorithm; // a=
     std::string b_prefix;  // the first 8 characters of b= (RFC 6008 header.b)
     std::string reason;    // one sentence: "body hash did not verify", "no key record at ...", ...
+    // Canonicalized body octets after the first l= that the signature does not cover (RFC 6376
+    // 8.2: anyone may append them). 0 without l= or when l= covers the whole body. A pass
+    // with an unsigned tail vouches only for the part it covers.
+    uint64_t unsigned_body_octets = 0;
+    bool covers_whole_body() const { return unsigned_body_octets == 0; }
 };
 
 class Verifier {

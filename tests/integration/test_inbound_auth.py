@@ -49,8 +49,8 @@ def message(sender, subject, body="Your code is 271828.\r\n", extra=""):
             f"{body}").encode()
 
 
-def signed(raw, domain):
-    return dkim.sign(raw, b"sel", domain.encode(), PRIVATE) + raw
+def signed(raw, domain, length=False):
+    return dkim.sign(raw, b"sel", domain.encode(), PRIVATE, length=length) + raw
 
 
 class InboundAuthenticationTest(unittest.TestCase):
@@ -163,6 +163,39 @@ class InboundAuthenticationTest(unittest.TestCase):
         self.assertEqual(auth["dkim"][0]["reason"], "the body hash did not verify")
         self.assertEqual(auth["spf"]["result"], "none", auth)
         self.assertEqual(auth["dmarc"]["result"], "fail", auth)
+
+    def test_text_appended_after_an_l_signature_does_not_verify_from(self):
+        # RFC 6376 8.2: a signature with l= vouches for the first l octets only. A forger who
+        # has one such message appends their own text (the "verification code") after them.
+        subject = "l= tail " + uuid.uuid4().hex[:8]
+        raw = signed(message("Carol <carol@remote.test>", subject, body="Hello.\r\n"), "remote.test",
+                     length=True)
+        tail = b"Your new code is 424242.\r\n"
+        # From a host SPF does not cover, so only DKIM could verify it.
+        summary, msg = self.receive("list@nospf.test", raw + tail, subject)
+        auth = msg["authentication"]
+        self.assertEqual(auth["dkim"][0]["result"], "pass", auth)
+        self.assertEqual(auth["dkim"][0]["unsigned_body_octets"], len(tail), auth)
+        self.assertFalse(summary["from_verified"], summary)
+        self.assertFalse(auth["from_verified"], auth)
+        self.assertEqual(auth["dmarc"]["result"], "fail", auth)
+        self.assertIn("covers only the first part of the body (l=)", auth["summary"])
+        self.assertIn(f"{len(tail)} octets after it are unsigned", auth["summary"])
+        head = self.stored_raw(summary["id"])
+        head = head[:head.index("\r\nReceived:")]
+        self.assertIn("dkim=pass reason=", head)
+        self.assertIn("the rest is unsigned", head)
+
+    def test_an_l_signature_that_covers_the_whole_body_verifies_from(self):
+        subject = "l= whole " + uuid.uuid4().hex[:8]
+        raw = signed(message("Carol <carol@remote.test>", subject), "remote.test", length=True)
+        self.assertIn(b" l=", raw.split(b"\r\n\r\n")[0])
+        summary, msg = self.receive("list@nospf.test", raw, subject)
+        auth = msg["authentication"]
+        self.assertEqual(auth["dkim"][0]["result"], "pass", auth)
+        self.assertNotIn("unsigned_body_octets", auth["dkim"][0])
+        self.assertTrue(auth["from_verified"], auth)
+        self.assertEqual(auth["dmarc"]["result"], "pass", auth)
 
     def test_a_signature_of_another_domain_does_not_verify_from(self):
         subject = "misaligned " + uuid.uuid4().hex[:8]

@@ -168,11 +168,22 @@ TEST_CASE("dkim verify: signatures made by dkimpy, simple and relaxed, with l=",
         auto changed = check(dns, replace_once(s.message, "Subject:   spaced", "Subject:    spaced"), 2'000'000'000);
         CHECK(changed[0].result == (simple_header ? "fail" : "pass"));
     }
-    // l=: the signer vouches for the first l octets; text added after them does not matter.
+    // l=: the signer vouches for the first l octets; text added after them passes, but the
+    // verdict says how much of the body is unsigned (RFC 6376 8.2).
     auto s = dkimpy_sign(kPlain, "length=True");
     ar::test::TableLookup dns;
     dns.txt_record("sel._domainkey.example.org", s.record);
-    CHECK(check(dns, s.message + "appended by a list\r\n", 2'000'000'000)[0].result == "pass");
+    auto whole = check(dns, s.message, 2'000'000'000);
+    CHECK(whole[0].result == "pass");
+    CHECK(whole[0].covers_whole_body());
+    CHECK(whole[0].unsigned_body_octets == 0);
+    std::string tail = "appended by a list\r\n";
+    auto appended = check(dns, s.message + tail, 2'000'000'000);
+    CHECK(appended[0].result == "pass");
+    CHECK_FALSE(appended[0].covers_whole_body());
+    // Canonicalized octets: the tail, and any empty lines the signed body ended with.
+    CHECK(appended[0].unsigned_body_octets >= tail.size());
+    CHECK(appended[0].reason.find("the rest is unsigned") != std::string::npos);
     CHECK(check(dns, replace_once(s.message, "123456", "654321"), 2'000'000'000)[0].result == "fail");
 }
 
