@@ -49,6 +49,10 @@ constexpr auto kGatherDelay = std::chrono::milliseconds(5);  // after a notify, 
 constexpr auto kIntakeRecheck = std::chrono::milliseconds(25);  // while intake first holds delivery
 constexpr auto kIdleConnection = std::chrono::seconds(2);  // an idle connection waits this long
 constexpr int64_t kStaleLeaseCheckMs = 10'000;
+// Addresses one connection attempt tries, over all MX hosts, before it gives up for now
+// (Postfix's smtp_mx_address_limit): a domain with dozens of MX addresses that all time out
+// must not hold a connection slot for all their timeouts.
+constexpr size_t kMaxAddressesPerAttempt = 5;
 // Retention: each store is purged of what is older than the retention once an hour, in
 // batches; a backlog (a first run on a large store) goes on batch by batch at later scans.
 constexpr int64_t kPurgeIntervalMs = 3'600'000;
@@ -82,6 +86,16 @@ Reply dns_failure(const dns::MxResult& mx, const std::string& domain) {
     default:
         return make_reply(451, "4.4.3", "cannot look up MX of " + domain + ": " + mx.detail);
     }
+}
+
+// The MX set as a key: (preference, host) pairs in a fixed order, host names lowercased.
+std::string mx_set_key(const std::vector<dns::MxHost>& hosts) {
+    std::vector<std::pair<int, std::string>> set;
+    for (const auto& h : hosts) set.emplace_back(h.preference, ascii_lower(h.host));
+    std::sort(set.begin(), set.end());
+    std::string key;
+    for (const auto& [preference, host] : set) key += std::to_string(preference) + " " + host + ",";
+    return key;
 }
 
 void log_exception(std::exception_ptr e) {
@@ -409,11 +423,10 @@ struct Engine::Impl {
                 co_return;
             }
             }
-            key = "mx:";
-            for (const auto& h : mx.hosts) {
-                key += h.host + ",";
-                hops.push_back({h.host, cfg.smtp_port});
-            }
+            // The destination is the MX set, whatever order this answer put its equal
+            // preferences in: every job for it shares one connection limit and one rate.
+            key = "mx:" + mx_set_key(mx.hosts);
+            for (const auto& h : mx.hosts) hops.push_back({h.host, cfg.smtp_port});
         }
         // A domain with a policy of its own has a destination of its own: sharing one with
         // another domain on the same hosts would send its mail under the other's TLS policy
@@ -521,7 +534,13 @@ struct Engine::Impl {
         auto& ctx = dest.policy.tls == TlsPolicy::Verify ? tls_verify : tls;
         std::string errors;
         auto hops = dest.hops;
+        size_t tried = 0;
         for (const auto& hop : hops) {
+            if (tried >= kMaxAddressesPerAttempt) {
+                errors += "; not trying further MX addresses (at most " +
+                          std::to_string(kMaxAddressesPerAttempt) + " an attempt)";
+                break;
+            }
             std::vector<asio::ip::address> addresses;
             std::error_code ec;
             auto literal = asio::ip::make_address(hop.host, ec);
@@ -536,6 +555,7 @@ struct Engine::Impl {
                 addresses = a.addresses;
             }
             for (const auto& addr : addresses) {
+                if (tried++ >= kMaxAddressesPerAttempt) break;
                 asio::ip::tcp::endpoint ep(addr, hop.port);
                 auto s = co_await smtp::Session::open(io.get_executor(), ep, hop.host, opts, ctx);
                 if (!s && s.error().field == "starttls" && opts.tls == smtp::TlsMode::Opportunistic &&

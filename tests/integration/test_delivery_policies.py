@@ -345,6 +345,37 @@ class MxFalloverTest(PolicyTest):
         self.assertGreaterEqual(sessions(busy)["connections"], 1)
         self.assertEqual(len(good.messages()), 2)
 
+    def test_equal_preference_mx_hosts_are_one_destination(self):
+        # Two MX hosts of equal preference (each answer lists them in a random order) are one
+        # destination: its one connection carries every message, to one host or the other.
+        first = self.receiver("--delay-data", "0.2")
+        second = self.receiver("--delay-data", "0.2", "--host", "127.0.0.2", port=first.port)
+        dns = self.dnsmasq([
+            "--mx-host=twin.test,mx1.twin.test,10", "--mx-host=twin.test,mx2.twin.test,10",
+            "--host-record=mx1.twin.test,127.0.0.1", "--host-record=mx2.twin.test,127.0.0.2"])
+        relay = self.relay(dns, first.port, {"destination_defaults": {"max_connections": 1}})
+        self.send_burst(relay, "twin.test", 8, "twin")
+        wait_for(lambda: len(first.messages()) + len(second.messages()) == 8, what="8 messages at the receivers")
+        counts = [sessions(r) for r in (first, second)]
+        self.assertEqual(sum(c["connections"] for c in counts), 1, counts)
+        self.assertTrue(all(c["peak"] <= 1 for c in counts), counts)
+
+    def test_at_most_five_mx_addresses_are_tried_an_attempt(self):
+        good = self.receiver()
+        # Six MX hosts that refuse (nothing listens on 127.0.0.3-8), then one that would take it.
+        records = [f"--mx-host=many.test,mx{i}.many.test,{i * 10}" for i in range(1, 8)]
+        records += [f"--host-record=mx{i}.many.test,127.0.0.{i + 2}" for i in range(1, 7)]
+        records += ["--host-record=mx7.many.test,127.0.0.1"]
+        dns = self.dnsmasq(records)
+        relay = self.relay(dns, good.port, None, ["--retry-initial", "1m"])
+        st = relay.wait_attempted(relay.send(to="x@many.test", subject="many", text="x"))
+        self.assertEqual(st["status"], "deferred", st)
+        response = st["recipients"][0]["last_response"]
+        self.assertIn("not trying further MX addresses", response)
+        self.assertIn("mx5.many.test", response)
+        self.assertNotIn("mx6.many.test", response)
+        self.assertEqual(good.messages(), [])
+
     def test_every_mx_failing_defers(self):
         busy = self.receiver("--mode", "greet421")
         dns = self.dnsmasq(mx_records("busy.test"))
