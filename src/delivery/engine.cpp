@@ -48,14 +48,15 @@ constexpr auto kPollInterval = std::chrono::seconds(1);  // finds work other pro
 constexpr auto kGatherDelay = std::chrono::milliseconds(5);  // after a notify, before claiming
 constexpr auto kIntakeRecheck = std::chrono::milliseconds(25);  // while intake first holds delivery
 constexpr auto kIdleConnection = std::chrono::seconds(2);  // an idle connection waits this long
-constexpr int64_t kStaleLeaseCheckMs = 10'000;
+constexpr auto kStaleLeaseCheck = std::chrono::seconds(10);
 // Addresses one connection attempt tries, over all MX hosts, before it gives up for now
 // (Postfix's smtp_mx_address_limit): a domain with dozens of MX addresses that all time out
 // must not hold a connection slot for all their timeouts.
 constexpr size_t kMaxAddressesPerAttempt = 5;
 // Retention: each store is purged of what is older than the retention once an hour, in
-// batches; a backlog (a first run on a large store) goes on batch by batch at later scans.
-constexpr int64_t kPurgeIntervalMs = 3'600'000;
+// batches; a backlog (a first run on a large store) goes on batch by batch, a pass a second.
+constexpr auto kPurgeInterval = std::chrono::hours(1);
+constexpr auto kPurgeBacklogPause = std::chrono::seconds(1);
 constexpr int kPurgeBatch = 500;
 
 std::string hostname() {
@@ -175,13 +176,11 @@ struct Engine::Impl {
     std::mt19937 rng{std::random_device{}()};
     SignerCache signers;
     std::string secret;
-    int64_t stale_checked_at = 0;
-    int64_t purged_at = 0;     // the last retention pass (0: none yet, so one runs at start)
-    bool purge_more = false;   // the last pass left more to delete
+    asio::steady_timer side_jobs_timer;  // the side jobs' next run (side_jobs())
 
     Impl(Relay& r, DeliveryConfig c, const Clock& cl, asio::io_context& i)
         : relay(r), cfg(std::move(c)), clock(cl), io(i), resolver(i.get_executor(), cfg.dns_servers),
-          host(hostname()), wake(i), signers(r.data().control(), r.domain()) {
+          host(hostname()), wake(i), signers(r.data().control(), r.domain()), side_jobs_timer(i) {
         owner = make_lease_owner(host);
         tls.set_verify_mode(asio::ssl::verify_none);
         tls_verify.set_default_verify_paths();
@@ -211,9 +210,46 @@ struct Engine::Impl {
 
     void spawn(asio::awaitable<void> a) { asio::co_spawn(io, std::move(a), log_exception); }
 
+    // ---------------------------------------------------------------- side jobs
+
+    // Lease reaping (every kStaleLeaseCheck) and retention (hourly, or a batch a second while
+    // a backlog lasts) as scheduled work of their own, off the claim path: each runs on the
+    // store pool and the loop sleeps until the next is due.
+    asio::awaitable<void> side_jobs() {
+        using Clock = std::chrono::steady_clock;
+        auto reap = [this] { release_dead_leases(relay.data(), owner, host); };
+        auto purge = [this] {
+            return purge_expired(relay.data(), clock.now_ms() - cfg.retention.count(), kPurgeBatch,
+                                 cfg.retention.count() / 86'400'000);
+        };
+        auto next_reap = Clock::now() + kStaleLeaseCheck;
+        auto next_purge = Clock::now();  // one pass at start
+        while (!stopping) {
+            auto now = Clock::now();
+            if (now >= next_reap) {
+                co_await offload(reap);
+                next_reap = Clock::now() + kStaleLeaseCheck;
+            }
+            if (cfg.retention.count() > 0 && now >= next_purge) {
+                bool more = co_await offload(purge);
+                next_purge = Clock::now() + (more ? Clock::duration(kPurgeBacklogPause) : Clock::duration(kPurgeInterval));
+            }
+            if (stopping) break;
+            auto next = cfg.retention.count() > 0 ? std::min(next_reap, next_purge) : next_reap;
+            std::error_code ec;
+            side_jobs_timer.expires_at(next);
+            co_await side_jobs_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+
     // ---------------------------------------------------------------- scanning the queue
 
     asio::awaitable<void> scan_loop() {
+        // Leases a crashed process left are released before the first claim, so a crash (even
+        // kill -9) delays nothing: that mail is in the first scan.
+        auto reap = [this] { release_dead_leases(relay.data(), owner, host); };
+        co_await offload(reap);
+        spawn(side_jobs());
         auto claim_work = [this] { return claim(); };
         auto find_next = [this] { return next_due(); };
         bool holding = false;
@@ -270,15 +306,6 @@ struct Engine::Impl {
     std::vector<std::shared_ptr<Job>> claim() {
         std::vector<std::shared_ptr<Job>> jobs;
         int64_t now = clock.now_ms();
-        if (now - stale_checked_at > kStaleLeaseCheckMs) {
-            stale_checked_at = now;
-            release_dead_leases(relay.data(), owner, host);
-        }
-        if (cfg.retention.count() > 0 && (purge_more || now - purged_at > kPurgeIntervalMs)) {
-            purged_at = now;
-            purge_more = purge_expired(relay.data(), now - cfg.retention.count(), kPurgeBatch,
-                                       cfg.retention.count() / 86'400'000);
-        }
         for (const auto& agent : relay.data().agent_names()) {
             if (in_flight >= kMaxInFlight) break;
             auto store = relay.data().agent_store(agent);
@@ -681,6 +708,7 @@ void Engine::stop() {
     asio::post(impl->io, [impl] {
         impl->stopping = true;
         impl->wake.cancel();
+        impl->side_jobs_timer.cancel();
     });
 }
 
