@@ -67,6 +67,16 @@ Result<json> query_args(const httplib::Request& req, const json& schema) {
             } catch (const std::exception&) {
                 return invalid(key, key + " must be an integer, got '" + value + "'");
             }
+        } else if (type == "array") {  // a comma-separated list: ?types=a,b
+            json items = json::array();
+            size_t start = 0;
+            while (start <= value.size()) {
+                size_t comma = value.find(',', start);
+                if (comma == std::string::npos) comma = value.size();
+                if (comma > start) items.push_back(value.substr(start, comma - start));
+                start = comma + 1;
+            }
+            args[key] = items;
         } else if (type == "boolean") {
             if (value == "true" || value == "1") args[key] = true;
             else if (value == "false" || value == "0") args[key] = false;
@@ -125,6 +135,7 @@ void mount_rest(httplib::Server& server, Relay& relay, tools::ToolApi& api,
                route("check_status", &tools::ToolApi::check_status, 200, with_path("message_id")));
     server.Get("/v1/bounces", route("list_bounces", &tools::ToolApi::list_bounces, 200, from_query));
     server.Get("/v1/inbox", route("list_messages", &tools::ToolApi::list_messages, 200, from_query));
+    server.Get("/v1/events", route("list_events", &tools::ToolApi::list_events, 200, from_query));
     server.Get(R"(/v1/inbox/([^/]+))", route("read_message", &tools::ToolApi::read_message, 200, with_path("id")));
 
     server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {

@@ -12,6 +12,7 @@
 #include "mime/compose.h"
 #include "mime/encoding.h"
 #include "mime/parse.h"
+#include "relay/events.h"
 #include "relay/submission.h"
 
 namespace ar {
@@ -506,6 +507,30 @@ Result<InboxPage> Relay::inbox(const store::AgentRecord& agent, bool unread_only
     });
     if (!p) return p.error();
     return InboxPage{std::move(p->first), std::move(p->second)};
+}
+
+Result<EventPage> Relay::events(const store::AgentRecord& agent, const std::optional<std::string>& after,
+                                const std::vector<std::string>& types, int limit) {
+    int64_t after_seq = 0;
+    if (after) {
+        auto seq = parse_event_id(*after, "after");
+        if (!seq) return seq.error();
+        after_seq = *seq;
+    }
+    auto stored_types = store_event_types(types);
+    if (!stored_types) return stored_types.error();
+    auto store = data_.agent_store(agent.name);
+    if (!store) return store.error();
+    auto rows = (*store)->events_after(after_seq, *stored_types, limit);
+    if (!rows) return rows.error();
+    EventPage page;
+    for (auto& e : *rows) {
+        e.type = public_event_type(e.type);
+        page.events.push_back(std::move(e));
+    }
+    if (static_cast<int>(page.events.size()) == limit && !page.events.empty())
+        page.next_cursor = event_id(page.events.back().seq);
+    return page;
 }
 
 Result<InboxMessage> Relay::read(const store::AgentRecord& agent, const std::string& id,

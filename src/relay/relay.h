@@ -73,6 +73,11 @@ struct InboxPage {
     std::optional<std::string> next_cursor;
 };
 
+struct EventPage {
+    std::vector<store::FeedEvent> events;  // with their public types (relay/events.h)
+    std::optional<std::string> next_cursor;  // the last event's id, when the page is full
+};
+
 struct InboxAttachment {
     std::string filename;
     std::string content_type;
@@ -131,6 +136,10 @@ class Relay {
                             const std::optional<std::string>& cursor);
     Result<InboxMessage> read(const store::AgentRecord& agent, const std::string& id,
                               bool include_attachments);
+    // The agent's event feed after the event id `after` (from the start without one), oldest
+    // first, only `types` (public names, relay/events.h; all when empty), at most `limit`.
+    Result<EventPage> events(const store::AgentRecord& agent, const std::optional<std::string>& after,
+                             const std::vector<std::string>& types, int limit);
 
     // Stores a message in the inbox of the hosted-domain agent `rcpt_agent`. The same
     // delivery_key stored twice is stored once (a retried local delivery). `authentication`:

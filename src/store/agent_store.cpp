@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "store/migrate.h"
 
 namespace ar::store {
@@ -119,19 +121,26 @@ const std::vector<const char*> kMigrations = {
     R"sql(
     ALTER TABLE inbox ADD COLUMN authentication TEXT NOT NULL DEFAULT '';
     )sql",
+    // 5: events as the agent's event feed (events_after): each row's facts as JSON (codes, MX
+    // host, bounce kind), and two kinds of row that are not a recipient's outcome: 'submitted'
+    // (a message accepted, one row a message) and 'received' (an inbox message).
+    R"sql(
+    ALTER TABLE events ADD COLUMN data TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 constexpr int64_t kMinuteMs = 60'000;
 constexpr int64_t kDayMs = 86'400'000;
 
 void add_event(Db& db, const std::string& message_id, const std::string& recipient, int64_t at,
-               const std::string& type, const std::string& detail) {
-    db.prepare("INSERT INTO events(message_id, recipient, at, type, detail) VALUES(?, ?, ?, ?, ?)")
+               const std::string& type, const std::string& detail, const std::string& data = "") {
+    db.prepare("INSERT INTO events(message_id, recipient, at, type, detail, data) VALUES(?, ?, ?, ?, ?, ?)")
         .bind(1, message_id)
         .bind(2, recipient)
         .bind(3, at)
         .bind(4, type)
         .bind(5, detail)
+        .bind(6, data)
         .run();
 }
 
@@ -297,6 +306,13 @@ InsertOutcome insert_in(Db& db, const NewMessage& m, const RateLimit& limit, int
                 .run();
         }
     }
+    {
+        nlohmann::json recipients = nlohmann::json::array();
+        for (const auto& [address, status] : out.recipients)
+            recipients.push_back({{"address", address}, {"status", status}});
+        add_event(db, m.id, "", m.created_at, kEventSubmitted, m.subject,
+                  nlohmann::json{{"recipients", recipients}}.dump());
+    }
     if (m.idempotency_key) {
         db.prepare("INSERT INTO idempotency(key, message_id, created_at) VALUES(?, ?, ?) "
                    "ON CONFLICT(key) DO UPDATE SET message_id = excluded.message_id, "
@@ -358,7 +374,7 @@ Result<MessageRecord> AgentStore::message(const std::string& id) {
                 m.events.push_back(EventRecord{r.int64(10), m.recipients.back().address, kQueued, ""});
         }
         auto e = db.prepare("SELECT at, recipient, type, detail FROM events WHERE message_id = ? "
-                            "ORDER BY seq");
+                            "AND type != 'submitted' ORDER BY seq");
         e.bind(1, m.id);
         while (e.step()) m.events.push_back(EventRecord{e.int64(0), e.text(1), e.text(2), e.text(3)});
         return m;
@@ -416,6 +432,33 @@ Status AgentStore::insert_inbox(const InboxRecord& r) {
             .bind(17, r.snippet)
             .bind(18, r.authentication)
             .run();
+        if (db.changes() == 0) return;  // stored before (the same delivery key)
+        nlohmann::json data = {{"from", r.from_header}, {"subject", r.subject}, {"mail_from", r.mail_from}};
+        auto auth = nlohmann::json::parse(r.authentication, nullptr, false);
+        if (auth.is_object() && auth.contains("from_verified")) data["from_verified"] = auth["from_verified"];
+        add_event(db, r.id, r.rcpt_to, r.received_at, kEventReceived, r.subject, data.dump());
+    });
+}
+
+Result<std::vector<FeedEvent>> AgentStore::events_after(int64_t after_seq, const std::vector<std::string>& types,
+                                                        int limit) {
+    return writer_.read<std::vector<FeedEvent>>([&](Db& db) {
+        std::string sql = "SELECT seq, at, type, message_id, recipient, detail, data FROM events WHERE seq > ?";
+        if (!types.empty()) {
+            sql += " AND type IN (";
+            for (size_t i = 0; i < types.size(); ++i) sql += i ? ", ?" : "?";
+            sql += ")";
+        }
+        sql += " ORDER BY seq LIMIT ?";
+        auto s = db.prepare(sql);
+        int n = 1;
+        s.bind(n++, after_seq);
+        for (const auto& t : types) s.bind(n++, t);
+        s.bind(n, limit);
+        std::vector<FeedEvent> out;
+        while (s.step())
+            out.push_back(FeedEvent{s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6)});
+        return out;
     });
 }
 
@@ -513,7 +556,13 @@ void apply_in(Db& db, const std::vector<RecipientUpdate>& updates) {
         if (u.status == kDelivered) up.bind(8, u.at);
         else up.bind(8, nullptr);
         up.bind(9, u.message_id).bind(10, u.address).run();
-        add_event(db, u.message_id, u.address, u.at, u.event_type, u.event_detail);
+        nlohmann::json data = {{"status", u.status}};
+        if (u.code) data["code"] = *u.code;
+        if (!u.enhanced_code.empty()) data["enhanced_code"] = u.enhanced_code;
+        if (!u.mx_host.empty()) data["mx_host"] = u.mx_host;
+        if (u.bounce_kind) data["bounce_kind"] = *u.bounce_kind;
+        if (u.next_attempt_at && u.status == kDeferred) data["next_attempt_at"] = *u.next_attempt_at;
+        add_event(db, u.message_id, u.address, u.at, u.event_type, u.event_detail, data.dump());
         if (u.bounce_kind) {
             db.prepare("INSERT INTO bounces(message_id, recipient, code, enhanced_code, diagnostic, "
                        "bounced_at, kind, remote_mta) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
@@ -600,7 +649,14 @@ Result<PurgeCount> AgentStore::purge_before(int64_t before_ms, int limit) {
             .bind(2, limit)
             .run();
         bool more_keys = db.changes() >= limit;
-        // Inbox and bounces grow in time order (seq), so the oldest are at the front.
+        // Inbox and bounces grow in time order (seq), so the oldest are at the front. An inbox
+        // message's 'received' event goes with it.
+        db.prepare("DELETE FROM events WHERE type = 'received' AND message_id IN ("
+                   "  SELECT id FROM (SELECT id, received_at FROM inbox ORDER BY seq LIMIT ?) "
+                   "  WHERE received_at < ?)")
+            .bind(1, limit)
+            .bind(2, before_ms)
+            .run();
         db.prepare("DELETE FROM inbox WHERE seq IN ("
                    "  SELECT seq FROM (SELECT seq, received_at FROM inbox ORDER BY seq LIMIT ?) "
                    "  WHERE received_at < ?)")

@@ -43,6 +43,24 @@ struct EventRecord {
     std::string detail;  // a human line: reply, MX host, TLS version
 };
 
+// What the agent's event feed is made of (AgentStore::events_after): every row of the events
+// table, in commit order. Besides a recipient's outcomes (delivered, deferred, bounced, expired,
+// suppressed) it holds kEventSubmitted (a message accepted; recipient "", data: its recipients
+// and their first status) and kEventReceived (a message in the inbox; message_id is the inbox
+// id, data: from, subject, mail_from, from_verified).
+inline constexpr const char* kEventSubmitted = "submitted";
+inline constexpr const char* kEventReceived = "received";
+
+struct FeedEvent {
+    int64_t seq = 0;  // the feed's order and cursor
+    int64_t at = 0;
+    std::string type;
+    std::string message_id;
+    std::string recipient;
+    std::string detail;  // a human line
+    std::string data;    // JSON object: the facts of this kind of event ("" for older rows)
+};
+
 struct MessageRecord {
     std::string id;
     std::string message_id_header;  // "<...>"
@@ -197,6 +215,9 @@ class AgentStore {
     Result<std::vector<InboxRecord>> inbox(bool unread_only, std::optional<int64_t> after_seq,
                                            int limit, std::optional<int64_t> since_ms = {});
     Result<InboxRecord> inbox_message(const std::string& id, bool mark_read);
+    // The event feed after `after_seq`, oldest first, at most `limit`; only the internal types
+    // named (all when empty).
+    Result<std::vector<FeedEvent>> events_after(int64_t after_seq, const std::vector<std::string>& types, int limit);
 
     // The delivery queue.
     Result<std::vector<DueRecipient>> claim_due(const std::string& owner, int64_t now_ms,

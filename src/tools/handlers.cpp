@@ -7,6 +7,7 @@
 #include "core/text.h"
 #include "mime/address.h"
 #include "mime/encoding.h"
+#include "relay/events.h"
 
 namespace ar::tools {
 
@@ -273,6 +274,28 @@ Result<json> ToolApi::wait_for_message(const store::AgentRecord& agent, const js
     }
 }
 
+Result<json> ToolApi::list_events(const store::AgentRecord& agent, const json& args) {
+    std::vector<std::string> types;
+    if (args.contains("types"))
+        for (const auto& t : args.at("types")) types.push_back(t.get<std::string>());
+    auto page = relay_.events(agent, opt_string(args, "after"), types, args.value("limit", 20));
+    if (!page) return page.error();
+    json events = json::array();
+    for (const auto& e : page->events) {
+        json data = e.data.empty() ? json::object() : json::parse(e.data, nullptr, false);
+        if (!data.is_object()) data = json::object();
+        if (data.contains("next_attempt_at") && data["next_attempt_at"].is_number_integer())
+            data["next_attempt_at"] = ts(data["next_attempt_at"].get<int64_t>());
+        json j{{"id", event_id(e.seq)}, {"type", e.type},     {"created_at", ts(e.at)},
+               {"message_id", e.message_id}, {"detail", e.detail}, {"data", std::move(data)}};
+        if (!e.recipient.empty()) j["recipient"] = e.recipient;
+        events.push_back(std::move(j));
+    }
+    json out{{"events", events}};
+    if (page->next_cursor) out["next_cursor"] = *page->next_cursor;
+    return out;
+}
+
 void ToolApi::register_all(ToolRegistry& registry) {
     // MCP calls name their agent; each call looks it up (a revoked agent's session stops working).
     using Tool = Result<json> (ToolApi::*)(const store::AgentRecord&, const json&);
@@ -289,6 +312,7 @@ void ToolApi::register_all(ToolRegistry& registry) {
     registry.set_handler("list_messages", by_name(&ToolApi::list_messages));
     registry.set_handler("read_message", by_name(&ToolApi::read_message));
     registry.set_handler("wait_for_message", by_name(&ToolApi::wait_for_message));
+    registry.set_handler("list_events", by_name(&ToolApi::list_events));
 }
 
 }  // namespace ar::tools

@@ -43,6 +43,7 @@ class ToolApi {
     Result<nlohmann::json> list_messages(const store::AgentRecord& agent, const nlohmann::json& args);
     Result<nlohmann::json> read_message(const store::AgentRecord& agent, const nlohmann::json& args);
     Result<nlohmann::json> wait_for_message(const store::AgentRecord& agent, const nlohmann::json& args);
+    Result<nlohmann::json> list_events(const store::AgentRecord& agent, const nlohmann::json& args);
 
     // Registers every tool above with the registry.
     void register_all(ToolRegistry& registry);

@@ -165,7 +165,7 @@ TEST_CASE("HTTP: session flow", "[mcp][http]") {
 
     auto list = f.post(request("tools/list"), session);
     CHECK(list->status == 200);
-    CHECK(body_of(list)["result"]["tools"].size() == 6);
+    CHECK(body_of(list)["result"]["tools"].size() == 7);
 
     auto call = f.post(
         request("tools/call", {{"name", "list_messages"}, {"arguments", json::object()}}), session);

@@ -89,6 +89,16 @@ json sample_result(const std::string& tool) {
                 {"attachments",
                  {{{"filename", "a.txt"}, {"content_type", "text/plain"}, {"size", 2}}}}};
     if (tool == "wait_for_message") return {{"message", summary()}, {"timed_out", false}};
+    if (tool == "list_events")
+        return {{"events",
+                 {{{"id", "ev_7"},
+                   {"type", "message.delivered"},
+                   {"created_at", kWhen},
+                   {"message_id", "m_1"},
+                   {"recipient", "bob@example.com"},
+                   {"detail", "250 2.0.0 ok (mx.example.com)"},
+                   {"data", {{"status", "delivered"}, {"code", 250}, {"mx_host", "mx.example.com"}}}}}},
+                {"next_cursor", "ev_7"}};
     throw std::logic_error("no sample for " + tool);
 }
 
@@ -167,7 +177,7 @@ TEST_CASE("every tool schema loads, has object schemas and the documented annota
         INFO(def["name"] << ": " << (valid ? "" : valid.error().message));
         CHECK(valid.ok());
     }
-    CHECK(names == std::vector<std::string>{"check_status", "list_bounces", "list_messages",
+    CHECK(names == std::vector<std::string>{"check_status", "list_bounces", "list_events", "list_messages",
                                             "read_message", "send_email", "wait_for_message"});
     json no_message = {{"message", nullptr}, {"timed_out", true}};
     CHECK(
@@ -226,7 +236,7 @@ TEST_CASE("ping, unknown methods, notifications and client responses", "[mcp]") 
 TEST_CASE("requests before initialize are answered", "[mcp]") {
     Fixture f;
     CHECK(f.request("ping")["result"] == json::object());
-    CHECK(f.request("tools/list")["result"]["tools"].size() == 6);
+    CHECK(f.request("tools/list")["result"]["tools"].size() == 7);
 }
 
 TEST_CASE("tools/list lists every tool with its schemas", "[mcp]") {
@@ -234,7 +244,7 @@ TEST_CASE("tools/list lists every tool with its schemas", "[mcp]") {
     f.initialize();
     json r = f.request("tools/list", json::object(), "list-1");
     const json& tools = r["result"]["tools"];
-    REQUIRE(tools.size() == 6);
+    REQUIRE(tools.size() == 7);
     for (const auto& t : tools) {
         CHECK(t["inputSchema"]["type"] == "object");
         CHECK(t["outputSchema"]["type"] == "object");
@@ -403,7 +413,7 @@ TEST_CASE("2026-07-28: server/discover and stateless requests", "[mcp]") {
 
     json list = f.request("tools/list", {{"_meta", modern_meta()}});
     CHECK(list["result"]["resultType"] == "complete");
-    CHECK(list["result"]["tools"].size() == 6);
+    CHECK(list["result"]["tools"].size() == 7);
     CHECK(list["result"]["ttlMs"].get<int>() >= 0);
     CHECK(list["result"]["cacheScope"] == "public");
 
