@@ -68,6 +68,17 @@ class DataDir:
         out = run([BIN, "agent", "create", name, "--data", self.path])
         return json.loads(out)
 
+    def sent_subjects(self, agent):
+        """Subjects of every message in the agent's own store (what it sent), read directly."""
+        import sqlite3
+        db = sqlite3.connect(f"file:{self.path}/agents/{agent}.db?mode=ro", uri=True, timeout=10)
+        try:
+            return [r[0] for r in db.execute("SELECT subject FROM messages")]
+        except sqlite3.OperationalError:
+            return []
+        finally:
+            db.close()
+
     def close(self):
         shutil.rmtree(self.path, ignore_errors=True)
 
@@ -327,6 +338,13 @@ class Receiver:
                 continue
             out.append((env, data))
         return out
+
+    def find(self, marker):
+        """(envelope, data) of the first message received holding `marker`, or None."""
+        for env, data in self.messages():
+            if marker.encode() in data:
+                return env, data
+        return None
 
     def stop(self):
         if self.proc.poll() is None:

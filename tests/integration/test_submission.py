@@ -79,11 +79,6 @@ class SubmissionTest(unittest.TestCase):
     def wait_status(self, message_id, want):
         return self.serve.wait_status(self.alice, message_id, want, timeout=20)
 
-    def at_receiver(self, marker):
-        for env, data in self.receiver.messages():
-            if marker.encode() in data:
-                return env, data
-        return None
 
     def inbox_with(self, who, subject):
         status, _, page = http("GET", self.serve.url("/v1/inbox?limit=100"),
@@ -91,15 +86,6 @@ class SubmissionTest(unittest.TestCase):
         self.assertEqual(status, 200, page)
         return [m for m in page["messages"] if m["subject"] == subject]
 
-    def stored_subjects(self, agent):
-        """Subjects of every message in the agent's own store (what it sent), read directly."""
-        db = sqlite3.connect(f"file:{self.data.path}/agents/{agent}.db?mode=ro", uri=True, timeout=10)
-        try:
-            return [r[0] for r in db.execute("SELECT subject FROM messages")]
-        except sqlite3.OperationalError:
-            return []
-        finally:
-            db.close()
 
     def message(self, subject, sender=f"alice@{DOMAIN}", to="carol@remote.test", body="Hello.\r\n"):
         return (f"From: Alice <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n{body}").encode()
@@ -115,7 +101,7 @@ class SubmissionTest(unittest.TestCase):
         """The message is delivered to the receiver, DKIM-signed twice, with our Received header
         and the VERP return path."""
         st = self.wait_status(message_id, "delivered")
-        env, data = wait_for(lambda: self.at_receiver(marker), what="the message at the receiver")
+        env, data = wait_for(lambda: self.receiver.find(marker), what="the message at the receiver")
         self.assertTrue(env["mail_from"].startswith(f"bounces+{message_id}=alice="), env)
         self.assertTrue(env["mail_from"].endswith("@" + DOMAIN), env)
         results = dkim_verify_all(data, self.records)
@@ -212,7 +198,7 @@ class SubmissionTest(unittest.TestCase):
                                headers={"Authorization": "Bearer " + self.bob["api_key"]})
         self.assertEqual(status, 200, full)
         self.assertIn("Hi Bob.", full["text"])
-        self.assertIsNone(self.at_receiver(subject), "local mail never leaves the relay")
+        self.assertIsNone(self.receiver.find(subject), "local mail never leaves the relay")
 
     def test_unknown_local_agent_bounces_like_send_email(self):
         subject = "to nobody " + uuid.uuid4().hex
@@ -266,7 +252,7 @@ class SubmissionTest(unittest.TestCase):
             self.assertEqual(s.rcpt("carol@remote.test")[0], 250)
             code, reply = s.data(self.message(subject, sender="ceo@bank.test"))
             self.assertEqual((code, reply[:5]), (550, b"5.7.1"), reply)
-        self.assertNotIn(subject, self.stored_subjects("alice"))
+        self.assertNotIn(subject, self.data.sent_subjects("alice"))
 
     def test_over_long_command_line_is_500(self):
         with self.starttls_client() as s:
@@ -286,7 +272,7 @@ class SubmissionTest(unittest.TestCase):
             code, reply = s.data(self.message(subject, body=("y" * 70 + "\r\n") * 400))
             self.assertEqual(code, 552, reply)
             self.assertEqual(s.noop()[0], 250, "the session goes on")
-        self.assertNotIn(subject, self.stored_subjects("alice"))
+        self.assertNotIn(subject, self.data.sent_subjects("alice"))
 
     def test_client_gone_mid_data_stores_nothing(self):
         subject = "cut short " + uuid.uuid4().hex
@@ -309,8 +295,8 @@ class SubmissionTest(unittest.TestCase):
             code, reply = s2.data(self.message(after))
         self.assertEqual(code, 250, reply)
         self.check_delivered(queued_id(reply.decode()), after)
-        self.assertNotIn(subject, self.stored_subjects("alice"))
-        self.assertIsNone(self.at_receiver(subject))
+        self.assertNotIn(subject, self.data.sent_subjects("alice"))
+        self.assertIsNone(self.receiver.find(subject))
 
     def test_relaying_through_inbound_is_refused(self):
         with smtplib.SMTP("127.0.0.1", self.inbound, timeout=30) as s:

@@ -6,8 +6,6 @@ cannot take every SMTP session. Loopback only: --dns names a local dnsmasq whose
 remote.test is 127.0.0.1, and --smtp-port points at an aiosmtpd receiver."""
 import email
 import email.utils
-import json
-import os
 import re
 import socket
 import smtplib
@@ -35,15 +33,6 @@ def queued_id(text):
     return m.group(1) if m else None
 
 
-def stored_subjects(data, agent):
-    """Subjects of every message in the agent's own store, read directly."""
-    db = sqlite3.connect(f"file:{data.path}/agents/{agent}.db?mode=ro", uri=True, timeout=10)
-    try:
-        return [r[0] for r in db.execute("SELECT subject FROM messages")]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
 
 
 def stored_count(data, agent):
@@ -126,11 +115,6 @@ class SubmissionRulesTest(unittest.TestCase):
         cls.receiver.stop()
         cls.data.close()
 
-    def at_receiver(self, marker):
-        for env, data in self.receiver.messages():
-            if marker.encode() in data:
-                return env, data
-        return None
 
     def submit_raw(self, raw):
         """Submits raw bytes as alice over a trusted-network session: (code, text)."""
@@ -167,7 +151,7 @@ class SubmissionRulesTest(unittest.TestCase):
             code, reply = s.data(raw)
         self.assertEqual((code, reply[:5]), (550, b"5.7.1"), reply)
         self.assertIn(b"2 From fields", reply)
-        self.assertNotIn(subject, stored_subjects(self.data, "alice"))
+        self.assertNotIn(subject, self.data.sent_subjects("alice"))
 
     def test_from_with_another_address_beside_ours_is_refused(self):
         raw = (f"From: alice@{DOMAIN}, bob@{DOMAIN}\r\nTo: carol@remote.test\r\nSubject: x\r\n\r\nhi\r\n")
@@ -228,7 +212,7 @@ class SubmissionRulesTest(unittest.TestCase):
         self.assertEqual(code, 250, text)
         message_id = queued_id(text)
         self.serve.wait_status(self.alice, message_id, "delivered", timeout=20)
-        _, data = wait_for(lambda: self.at_receiver(subject), what="the message at the receiver")
+        _, data = wait_for(lambda: self.receiver.find(subject), what="the message at the receiver")
         msg = email.message_from_bytes(data)
         self.assertEqual(len(msg.get_all("Date")), 1, msg.get_all("Date"))
         self.assertIsNotNone(email.utils.parsedate_to_datetime(msg["Date"]))
@@ -244,7 +228,7 @@ class SubmissionRulesTest(unittest.TestCase):
                "\r\nhi\r\n").encode()
         code, text = self.submit_raw(raw)
         self.assertEqual(code, 250, text)
-        _, data = wait_for(lambda: self.at_receiver(subject), timeout=20, what="the message at the receiver")
+        _, data = wait_for(lambda: self.receiver.find(subject), timeout=20, what="the message at the receiver")
         msg = email.message_from_bytes(data)
         self.assertEqual(msg.get_all("Message-ID"), [own_id])
         self.assertEqual(msg.get_all("Date"), ["Mon, 07 Dec 2026 20:00:00 +0000"])
@@ -354,7 +338,7 @@ class UnsignableTest(unittest.TestCase):
             self.assertEqual(r["status"], "deferred", st)
             self.assertIn("DKIM signing failed", r["last_response"])
             self.assertIn("not sent unsigned", r["last_response"])
-            self.assertIsNone(self.at_receiver(subject), "nothing leaves unsigned")
+            self.assertIsNone(self.receiver.find(subject), "nothing leaves unsigned")
             status, _, metrics = http("GET", serve.url("/metrics"))
             self.assertEqual(status, 200)
             m = re.search(r"^agentrelay_dkim_sign_failures_total (\d+)", metrics, re.M)
@@ -371,17 +355,12 @@ class UnsignableTest(unittest.TestCase):
         serve = Serve(self.data, self.args)
         try:
             serve.wait_status(self.alice, sent["message_id"], "delivered", timeout=20)
-            _, data = wait_for(lambda: self.at_receiver(subject), what="the message at the receiver")
+            _, data = wait_for(lambda: self.receiver.find(subject), what="the message at the receiver")
             results = dkim_verify_all(data, self.records)
             self.assertEqual(sorted(a for _, a, ok in results if ok), ["ed25519-sha256", "rsa-sha256"], results)
         finally:
             serve.stop()
 
-    def at_receiver(self, marker):
-        for env, data in self.receiver.messages():
-            if marker.encode() in data:
-                return env, data
-        return None
 
 
 if __name__ == "__main__":
