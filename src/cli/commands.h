@@ -24,6 +24,7 @@ int cmd_dkim(const std::vector<std::string>& argv);
 int cmd_doctor(const std::vector<std::string>& argv);
 int cmd_queue(const std::vector<std::string>& argv);
 int cmd_suppression(const std::vector<std::string>& argv);
+int cmd_webhook(const std::vector<std::string>& argv);
 
 // What `init` does, for serve's embedded default too: creates the data dir, its DKIM keys
 // (ed25519 and rsa-2048), the return-path secret and a self-signed TLS certificate if none

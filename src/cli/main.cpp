@@ -21,6 +21,7 @@ usage: agentrelay COMMAND [options]     (agentrelay COMMAND --help for each)
   doctor --data DIR                     check the domain's published DNS records
   queue list|retry --data DIR           the delivery queue (like mailq), and retrying it now
   suppression list|add|remove --data DIR  each agent's suppression list (bounced addresses)
+  webhook add|list|remove|test --data DIR  signed POSTs of agents' events to your endpoints
   version                               print the version
 )";
 
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
         if (cmd == "doctor") return ar::cli::cmd_doctor(rest);
         if (cmd == "queue") return ar::cli::cmd_queue(rest);
         if (cmd == "suppression") return ar::cli::cmd_suppression(rest);
+        if (cmd == "webhook") return ar::cli::cmd_webhook(rest);
         if (cmd == "version" || cmd == "--version") {
             std::cout << "agentrelay " << AGENTRELAY_VERSION << "\n";
             return 0;

@@ -18,6 +18,7 @@
 #include "mcp/http_transport.h"
 #include "mcp/stdio_transport.h"
 #include "doors/smtp_doors.h"
+#include "webhooks/sender.h"
 
 namespace ar::cli {
 
@@ -215,6 +216,8 @@ int cmd_serve(const std::vector<std::string>& argv) {
             spdlog::warn("cannot raise the HTTP listen backlog: {}", std::strerror(errno));
     }
     app.start();  // only once every port is ours: a relay that cannot listen claims no mail
+    webhooks::Sender webhook_sender(app.relay());  // only serve sends webhooks: one sender a data dir
+    webhook_sender.start();
     if (http_addr) {
         http.thread = std::thread([&http] { http.server.listen_after_bind(); });
         spdlog::info("MCP at http://{}:{}/mcp, REST at /v1", http_addr->first, http_addr->second);
@@ -226,6 +229,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     spdlog::info("signal {}: shutting down", sig);
     http.stop();
     (*smtp)->stop();
+    webhook_sender.stop();
     app.stop();
     exit_now(0);
 }

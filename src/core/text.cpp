@@ -35,12 +35,17 @@ std::string sha256_hex(std::string_view data) {
     return to_hex(md, len);
 }
 
-std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+std::string hmac_sha256(std::string_view key, std::string_view data) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
          reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-    return to_hex(md, len);
+    return std::string(reinterpret_cast<const char*>(md), len);
+}
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+    std::string md = hmac_sha256(key, data);
+    return to_hex(reinterpret_cast<const unsigned char*>(md.data()), md.size());
 }
 
 }  // namespace ar

@@ -44,5 +44,7 @@ std::string to_hex(const unsigned char* data, size_t size);
 std::string sha256_hex(std::string_view data);
 // HMAC-SHA256 of data under key, lowercase hex.
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+// The same, as the 32 raw bytes.
+std::string hmac_sha256(std::string_view key, std::string_view data);
 
 }  // namespace ar

@@ -39,6 +39,26 @@ const std::vector<const char*> kControlMigrations = {
         created_at INTEGER NOT NULL,
         PRIMARY KEY(domain, selector));
     )sql",
+    // 2: webhooks (an agent's, or the operator's for every agent: agent ''), and how far each
+    // has delivered each agent's event feed (webhooks/sender.h).
+    R"sql(
+    CREATE TABLE webhooks(
+        id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        allow_private INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL);
+    CREATE TABLE webhook_cursors(
+        webhook_id TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        last_success_at INTEGER,
+        PRIMARY KEY(webhook_id, agent));
+    )sql",
 };
 
 AgentRecord agent_from_row(Stmt& s) {
@@ -77,6 +97,69 @@ std::optional<std::string> ControlStore::setting(const std::string& key) {
         return s.step() ? std::optional<std::string>(s.text(0)) : std::nullopt;
     });
     return r ? *r : std::nullopt;
+}
+
+Status ControlStore::add_webhook(const WebhookRecord& w) {
+    return writer_.write([&](Db& db) {
+        db.prepare("INSERT INTO webhooks(id, agent, url, secret, allow_private, created_at) VALUES(?, ?, ?, ?, ?, ?)")
+            .bind(1, w.id)
+            .bind(2, w.agent)
+            .bind(3, w.url)
+            .bind(4, w.secret)
+            .bind(5, w.allow_private ? 1 : 0)
+            .bind(6, w.created_at)
+            .run();
+    });
+}
+
+std::vector<WebhookRecord> ControlStore::webhooks() {
+    auto r = writer_.read<std::vector<WebhookRecord>>([&](Db& db) {
+        std::vector<WebhookRecord> out;
+        auto s = db.prepare("SELECT id, agent, url, secret, allow_private, created_at FROM webhooks ORDER BY created_at, id");
+        while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5)});
+        return out;
+    });
+    return r ? *r : std::vector<WebhookRecord>{};
+}
+
+Result<bool> ControlStore::remove_webhook(const std::string& id) {
+    return writer_.write_value<bool>([&](Db& db) {
+        db.prepare("DELETE FROM webhooks WHERE id = ?").bind(1, id).run();
+        bool removed = db.changes() > 0;
+        db.prepare("DELETE FROM webhook_cursors WHERE webhook_id = ?").bind(1, id).run();
+        return removed;
+    });
+}
+
+std::vector<WebhookCursor> ControlStore::webhook_cursors(const std::string& webhook_id) {
+    auto r = writer_.read<std::vector<WebhookCursor>>([&](Db& db) {
+        std::vector<WebhookCursor> out;
+        auto s = db.prepare("SELECT webhook_id, agent, last_seq, failures, next_attempt_at, last_error, "
+                            "last_success_at FROM webhook_cursors WHERE webhook_id = ? ORDER BY agent");
+        s.bind(1, webhook_id);
+        while (s.step())
+            out.push_back({s.text(0), s.text(1), s.int64(2), s.int64(3), s.int64(4), s.text(5), s.opt_int64(6)});
+        return out;
+    });
+    return r ? *r : std::vector<WebhookCursor>{};
+}
+
+Status ControlStore::save_webhook_cursor(const WebhookCursor& c) {
+    return writer_.write([&](Db& db) {
+        db.prepare("INSERT INTO webhook_cursors(webhook_id, agent, last_seq, failures, next_attempt_at, last_error, "
+                   "last_success_at) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(webhook_id, agent) DO UPDATE SET "
+                   "last_seq = excluded.last_seq, failures = excluded.failures, "
+                   "next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error, "
+                   "last_success_at = excluded.last_success_at")
+            .bind(1, c.webhook_id)
+            .bind(2, c.agent)
+            .bind(3, c.last_seq)
+            .bind(4, c.failures)
+            .bind(5, c.next_attempt_at)
+            .bind(6, c.last_error)
+            .bind(7, c.last_success_at)
+            .run();
+    });
 }
 
 Status ControlStore::set_setting(const std::string& key, const std::string& value) {

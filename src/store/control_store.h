@@ -36,6 +36,30 @@ struct DkimKeyRecord {
     int64_t created_at = 0;
 };
 
+// A webhook: where an agent's events (agent ""; the operator's: every agent's) are POSTed,
+// signed with its secret (webhooks/signature.h). allow_private: the operator allowed a target
+// on a private or loopback address.
+struct WebhookRecord {
+    std::string id;
+    std::string agent;
+    std::string url;
+    std::string secret;
+    bool allow_private = false;
+    int64_t created_at = 0;
+};
+
+// How far a webhook has delivered one agent's event feed: every event up to last_seq was
+// answered 2xx; the next is tried at next_attempt_at (after `failures` failures in a row).
+struct WebhookCursor {
+    std::string webhook_id;
+    std::string agent;
+    int64_t last_seq = 0;
+    int64_t failures = 0;
+    int64_t next_attempt_at = 0;
+    std::string last_error;
+    std::optional<int64_t> last_success_at;
+};
+
 class ControlStore {
   public:
     static Result<std::unique_ptr<ControlStore>> open(const std::string& data_dir);
@@ -64,6 +88,12 @@ class ControlStore {
     std::string active_dkim_selectors(const std::string& domain);
     Status set_dkim_state(const std::string& domain, const std::string& selector,
                           const std::string& state);
+
+    Status add_webhook(const WebhookRecord& w);
+    std::vector<WebhookRecord> webhooks();
+    Result<bool> remove_webhook(const std::string& id);  // false: no such webhook
+    std::vector<WebhookCursor> webhook_cursors(const std::string& webhook_id);
+    Status save_webhook_cursor(const WebhookCursor& c);
 
     ~ControlStore();
 

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const TOOLS = ['check_status', 'list_bounces', 'list_messages', 'read_message', 'send_email', 'wait_for_message'];
+export const TOOLS = ['check_status', 'list_bounces', 'list_events', 'list_messages', 'read_message', 'send_email', 'wait_for_message'];
 export const DOMAIN = 'agents.test';
 
 // Run state: the step being checked, what to undo at the end, and server logs to show on failure.
