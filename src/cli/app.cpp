@@ -104,6 +104,26 @@ Status smtp_session_limits(const Args& args, size_t& per_client, size_t& total) 
     return Ok{};
 }
 
+Result<std::vector<std::string>> http_hosts(const Args& args) {
+    auto file = read_config(args);
+    if (!file) return file.error();
+    std::vector<std::string> hosts;
+    if (auto v = file->find("http_hosts"); v != file->end()) {
+        if (!v->is_array()) return invalid("config", "\"http_hosts\" must be an array of host names");
+        for (const auto& h : *v) {
+            if (!h.is_string() || h.get<std::string>().empty())
+                return invalid("config", "\"http_hosts\" must be an array of host names");
+            hosts.push_back(h.get<std::string>());
+        }
+    }
+    for (const auto& h : args.all("http-host")) {
+        if (h.empty() || h.find_first_of(":/ ") != std::string::npos)
+            return invalid("http-host", "--http-host takes a host name without port or scheme, got '" + h + "'");
+        hosts.push_back(h);
+    }
+    return hosts;
+}
+
 App::App(std::unique_ptr<store::DataDir> data, RelayConfig relay_config, delivery::DeliveryConfig config)
     : data_(std::move(data)),
       relay_(*data_, clock_, relay_config),

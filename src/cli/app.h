@@ -32,6 +32,9 @@ Result<RelayConfig> relay_config(const Args& args);
 // The SMTP listeners' session caps from --config FILE ("smtp_client_limit": sessions at once
 // from one client address, "smtp_session_limit": in all) and the flags --smtp-client-limit and
 // --smtp-session-limit (flags win); `per_client` and `total` keep their values when not given.
+// The names the HTTP door answers to in browser requests (config "http_hosts", then every
+// --http-host), beside localhost and IP literals (http/door_guard.h).
+Result<std::vector<std::string>> http_hosts(const Args& args);
 Status smtp_session_limits(const Args& args, size_t& per_client, size_t& total);
 
 class App {

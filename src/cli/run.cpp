@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "cli/app.h"
 #include "cli/commands.h"
 #include "delivery/config.h"
+#include "http/door_guard.h"
 #include "http/rest.h"
 #include "mcp/http_transport.h"
 #include "mcp/stdio_transport.h"
@@ -28,6 +30,9 @@ constexpr const char* kServeHelp = R"(usage: agentrelay serve [--data DIR] [list
 
 The long-running relay: every listener named, plus the delivery engine.
   --http ADDR:PORT          MCP Streamable HTTP at /mcp and the REST API (/v1/...)
+  --http-host NAME          a name browsers may reach --http by (repeatable; localhost and IP
+                            addresses always pass): a browser request naming any other Host
+                            is refused (403), against DNS rebinding
   --submission ADDR:PORT    SMTP submission, STARTTLS required before AUTH
   --submissions ADDR:PORT   SMTP submission over implicit TLS
   --inbound ADDR:PORT       MX for the hosted domain (agents' inboxes, bounces)
@@ -115,7 +120,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     auto specs = delivery_flags();
     for (FlagSpec f : std::vector<FlagSpec>{{"data"}, {"http"}, {"submission"}, {"submissions"}, {"inbound"},
                                             {"tls-cert"}, {"tls-key"}, {"trusted-network", true, true},
-                                            {"smtp-client-limit"}, {"smtp-session-limit"}, {"help", false}})
+                                            {"smtp-client-limit"}, {"smtp-session-limit"}, {"http-host", true, true}, {"help", false}})
         specs.push_back(f);
     auto args = Args::parse(argv, specs);
     if (!args) throw UsageError{args.error().message};
@@ -137,6 +142,8 @@ int cmd_serve(const std::vector<std::string>& argv) {
     if (!dcfg) throw UsageError{dcfg.error().message};
     auto rcfg = relay_config(*args);
     if (!rcfg) throw UsageError{rcfg.error().message};
+    auto hosts = http_hosts(*args);
+    if (!hosts) throw UsageError{hosts.error().message};
     sigset_t signals = block_signals();
     bool created = false;
     auto data = open_data(*args, true, created);
@@ -180,10 +187,14 @@ int cmd_serve(const std::vector<std::string>& argv) {
     }
     HttpListener http;
     if (http_addr) {
-        http.server.new_task_queue = [] { return new httplib::ThreadPool(64); };
+        http::DoorGuardOptions guard;
+        guard.max_body_bytes = http::body_limit_for(rcfg->max_message_bytes);
+        guard.body_budget_bytes = std::max<size_t>(256u << 20, 2 * guard.max_body_bytes);
+        guard.hosts = *hosts;
+        guard.listen_port = http_addr->second;
+        http::install_door_guard(http.server, guard);
         http.server.set_keep_alive_max_count(100000);
         http.server.set_keep_alive_timeout(30);
-        http.server.set_payload_max_length(64u << 20);
         // httplib writes a response's headers and body separately: with Nagle's algorithm the
         // body then waits for the client's delayed ACK (~40 ms on every request).
         http.server.set_tcp_nodelay(true);

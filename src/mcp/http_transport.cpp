@@ -144,6 +144,7 @@ class HttpEndpoint {
         if (auto* err = std::get_if<rpc::RpcError>(&parsed))
             return reply(res, 400, rpc::make_error(nullptr, *err));
         const json& body = std::get<json>(parsed);
+        if (body.is_array()) return post_batch(req, res, *agent, body);
         if (auto version = declared_version(body))
             return post_modern(req, res, *agent, body, *version);
         post_handshake(req, res, *agent, body);
@@ -303,6 +304,40 @@ class HttpEndpoint {
             copy = entry->session;
         }
         answer(res, server_.handle(agent, copy, body));
+    }
+
+    // A JSON-RPC batch: answered in a 2025-03-26 session (or, without sessions, when the
+    // request speaks 2025-03-26, as one without MCP-Protocol-Version does); refused otherwise.
+    void post_batch(const httplib::Request& req, httplib::Response& res, const std::string& agent,
+                    const json& body) {
+        std::string header_version = req.get_header_value("MCP-Protocol-Version");
+        if (!header_version.empty() && !is_handshake_version(header_version))
+            return reply_error(res, 400, rpc::kInvalidRequest,
+                               "Invalid Request: JSON-RPC batches are not part of protocol revision " +
+                                   header_version);
+        if (!options_.sessions) {
+            Session session;
+            session.protocol_version = header_version.empty() ? kDefaultHttpVersion : header_version;
+            return answer(res, server_.handle_batch(agent, session, body));
+        }
+        std::string sid = req.get_header_value("Mcp-Session-Id");
+        if (sid.empty())
+            return reply_error(res, 400, rpc::kInvalidRequest,
+                               "Bad Request: the Mcp-Session-Id header is required; send "
+                               "initialize first");
+        auto entry = find_session(sid, agent);
+        if (!entry) return reply_error(res, 404, rpc::kInvalidRequest, "Session not found");
+        Session copy;
+        {
+            std::lock_guard lock(entry->mu);
+            copy = entry->session;
+        }
+        auto response = server_.handle_batch(agent, copy, body);
+        if (copy.initialized) {
+            std::lock_guard lock(entry->mu);
+            entry->session.initialized = true;
+        }
+        answer(res, response);
     }
 
     void initialize(httplib::Response& res, const std::string& agent, const json& body) {

@@ -15,6 +15,8 @@
 //    MCP-Protocol-Version must equal the body's revision, Mcp-Method the body's method and, for
 //    tools/call, Mcp-Name the tool's name (plain or "=?base64?...?="); else 400 with -32020.
 //    Unsupported revision: 400 with -32022; unknown method: 404 with -32601.
+//    A JSON-RPC batch (an array) is answered in a 2025-03-26 session with the array of its
+//    responses (202 when it held no request), and refused (400) in every other revision.
 //  - GET: 405 (no server-initiated stream). DELETE without sessions, or with
 //    MCP-Protocol-Version 2026-07-28 (an era without sessions): 405.
 // Error bodies are JSON-RPC error responses. The McpServer must outlive the httplib::Server.

@@ -98,12 +98,42 @@ std::optional<json> McpServer::handle(const std::string& agent, Session& session
     }
 }
 
+bool McpServer::accepts_batches(std::string_view version) {
+    return version == "2025-03-26";
+}
+
+std::optional<json> McpServer::handle_batch(const std::string& agent, Session& session,
+                                            const json& batch) {
+    std::string version = session.protocol_version.empty() ? kLatestHandshakeVersion : session.protocol_version;
+    if (!accepts_batches(version))
+        return rpc::make_error(nullptr, rpc::kInvalidRequest,
+                               "Invalid Request: JSON-RPC batches are not part of protocol revision " + version +
+                                   " (only 2025-03-26 has them); send one message at a time");
+    if (!batch.is_array() || batch.empty())
+        return rpc::make_error(nullptr, rpc::kInvalidRequest, "Invalid Request: an empty batch");
+    json responses = json::array();
+    for (const json& message : batch) {
+        std::optional<json> response;
+        if (message.is_object() && message.value("method", json()) == "initialize") {
+            json id = message.contains("id") && rpc::valid_id(message["id"]) ? message["id"] : json();
+            response = rpc::make_error(id, rpc::kInvalidRequest,
+                                       "Invalid Request: initialize must not be part of a batch");
+        } else {
+            response = handle(agent, session, message);
+        }
+        if (response) responses.push_back(std::move(*response));
+    }
+    if (responses.empty()) return std::nullopt;
+    return responses;
+}
+
 std::optional<std::string> McpServer::handle_text(const std::string& agent, Session& session,
                                                   std::string_view text) {
     auto parsed = rpc::parse(text);
     if (auto* err = std::get_if<rpc::RpcError>(&parsed))
         return rpc::serialize(rpc::make_error(nullptr, *err));
-    auto response = handle(agent, session, std::get<json>(parsed));
+    const json& message = std::get<json>(parsed);
+    auto response = message.is_array() ? handle_batch(agent, session, message) : handle(agent, session, message);
     if (!response) return std::nullopt;
     return rpc::serialize(*response);
 }

@@ -65,7 +65,19 @@ class McpServer {
     // nullopt for notifications and responses.
     std::optional<nlohmann::json> handle(const std::string& agent, Session& session,
                                          const nlohmann::json& message);
-    // Parse + handle one raw line/body; parse errors → -32700 response with id null.
+    // A JSON-RPC batch (an array of messages). Revision 2025-03-26 says implementations MUST
+    // accept batches: each element is handled in order as by handle() (initialize may not be
+    // one: an error for that element), and the answer is the array of the requests' responses,
+    // or nullopt when the batch held only notifications and responses. Every other revision
+    // (later ones removed batches, earlier ones never had them, and a session that has not
+    // negotiated a revision yet is taken as the latest) gets one -32600 error; so does an
+    // empty array, as JSON-RPC 2.0 says.
+    std::optional<nlohmann::json> handle_batch(const std::string& agent, Session& session,
+                                               const nlohmann::json& batch);
+    // Whether `version` is a revision with JSON-RPC batches (2025-03-26).
+    static bool accepts_batches(std::string_view version);
+    // Parse + handle one raw line/body (a message or, per handle_batch, a batch); parse errors
+    // → -32700 response with id null.
     std::optional<std::string> handle_text(const std::string& agent, Session& session,
                                            std::string_view text);
 

@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 
+#include "http/door_guard.h"
 #include "mcp/http_transport.h"
 #include "mcp/server.h"
 #include "tools/registry.h"
@@ -336,4 +337,20 @@ TEST_CASE("HTTP: without sessions every request stands alone", "[mcp][http]") {
     CHECK(body_of(call)["result"]["structuredContent"]["next_cursor"] == "alice");
     auto del = f.client().Delete("/mcp", {{"Authorization", "Bearer key-alice"}});
     CHECK(del->status == 405);
+}
+
+TEST_CASE("the door guard's Host check and body limit", "[http]") {
+    using ar::http::host_allowed;
+    std::vector<std::string> hosts = {"relay.example.net"};
+    for (const char* ok : {"127.0.0.1", "127.0.0.1:8025", "10.0.0.5:80", "[::1]:8025", "[2001:db8::1]", "localhost",
+                           "LOCALHOST:8025", "localhost.", "relay.example.net", "Relay.Example.Net:443"})
+        CHECK(host_allowed(ok, hosts));
+    for (const char* bad : {"", "evil.example", "evil.example:8025", "relay.example.net.evil.test", "[nonsense]:1",
+                            "[::1", "localhost.evil.test", "127.0.0.1.evil.test"})
+        CHECK_FALSE(host_allowed(bad, hosts));
+    CHECK_FALSE(host_allowed("relay.example.net", {}));
+
+    auto limit = ar::http::body_limit_for(25u << 20);
+    CHECK(limit > (25u << 20) / 3 * 4); // a message's attachments travel base64-encoded in JSON
+    CHECK(limit < (25u << 20) * 2);
 }

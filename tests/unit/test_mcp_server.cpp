@@ -376,7 +376,7 @@ TEST_CASE("handle_text: parse errors and malformed envelopes", "[mcp]") {
     CHECK(error_code(r) == -32700);
     CHECK(r["id"].is_null());
 
-    r = f.text(R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])");
+    r = f.text(R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])"); // a batch, outside 2025-03-26
     CHECK(error_code(r) == -32600);
     CHECK(r["id"].is_null());
 
@@ -396,6 +396,58 @@ TEST_CASE("handle_text: parse errors and malformed envelopes", "[mcp]") {
     CHECK(f.text(R"({"jsonrpc":"2.0","id":"p","method":"ping"})")["result"] == json::object());
     CHECK_FALSE(f.server.handle_text("alice", f.session,
                                      R"({"jsonrpc":"2.0","method":"notifications/initialized"})"));
+}
+
+TEST_CASE("JSON-RPC batches: answered in 2025-03-26, refused in every other revision", "[mcp]") {
+    Fixture f;
+    f.initialize("2025-03-26");
+    json batch = json::array({{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}},
+                              {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "ping"}},
+                              {{"jsonrpc", "2.0"}, {"id", "t"}, {"method", "tools/call"},
+                               {"params", {{"name", "check_status"}, {"arguments", {{"message_id", "m-1"}}}}}},
+                              {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "initialize"},
+                               {"params", {{"protocolVersion", "2025-03-26"}}}},
+                              {{"jsonrpc", "2.0"}, {"id", 4}, {"result", json::object()}},
+                              42});
+    auto r = f.server.handle_batch("alice", f.session, batch);
+    REQUIRE(r);
+    REQUIRE(r->is_array());
+    REQUIRE(r->size() == 4); // no answer to the notification nor to the client's response
+    CHECK((*r)[0]["id"] == 1);
+    CHECK((*r)[0]["result"] == json::object());
+    CHECK((*r)[1]["id"] == "t");
+    CHECK((*r)[1]["result"]["structuredContent"]["status"] == "delivered");
+    CHECK((*r)[2]["id"] == 3);
+    CHECK(error_code((*r)[2]) == -32600);
+    CHECK((*r)[3]["id"].is_null());
+    CHECK(error_code((*r)[3]) == -32600);
+    CHECK(f.session.initialized);
+    CHECK(f.session.protocol_version == "2025-03-26"); // the initialize in the batch changed nothing
+    CHECK(f.calls == std::vector<std::string>{"alice:check_status"});
+
+    CHECK_FALSE(f.server.handle_batch("alice", f.session,
+                                      json::array({{{"jsonrpc", "2.0"}, {"method", "notifications/x"}}})));
+    CHECK(error_code(*f.server.handle_batch("alice", f.session, json::array())) == -32600);
+    // Through handle_text, as stdio and HTTP bodies arrive.
+    json t = f.text(R"([{"jsonrpc":"2.0","id":9,"method":"ping"}])");
+    REQUIRE(t.is_array());
+    CHECK(t[0]["id"] == 9);
+
+    for (std::string v : {"2025-06-18", "2025-11-25", "2024-11-05"}) {
+        INFO(v);
+        Fixture g;
+        g.initialize(v);
+        auto refused = g.server.handle_batch("alice", g.session,
+                                             json::array({{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+                                                           {"params", {{"name", "check_status"}}}}}));
+        REQUIRE(refused);
+        CHECK(refused->is_object());
+        CHECK(error_code(*refused) == -32600);
+        CHECK((*refused)["error"]["message"].get<std::string>().find(v) != std::string::npos);
+        CHECK(g.calls.empty());
+    }
+    Fixture before_initialize; // taken as the latest revision
+    CHECK(error_code(before_initialize.text(R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])")) == -32600);
 }
 
 TEST_CASE("2026-07-28: server/discover and stateless requests", "[mcp]") {
