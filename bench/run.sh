@@ -13,6 +13,9 @@
 #            relaying N to smtp-sink; the machine's dual-signing limit from `openssl speed`.
 #            Then 1000 conversations at once with a sink answering each command after ~1 s
 #            (bench/slow_sink.py): peak sessions the sink saw, peak RSS (VmHWM) of agentrelay.
+#   Issue 17 send_email at 16 and 64 clients (wrk) while IDLE_N idle keep-alive connections and
+#            WAIT_N wait_for_message long-polls stay open (bench/idle_clients.py); peak RSS and
+#            threads; against Postfix's acceptance measured right after.
 #   Issue 4  SMTP submission from a trusted loopback address (no TLS, no AUTH) with smtp-source,
 #            20 sessions (the median of RUNS runs), versus Postfix smtpd acceptance measured
 #            again right after them (the host's speed drifts within a run).
@@ -22,7 +25,8 @@
 #      RUNS=3 (timed runs whose median is taken)  WARMUP=200 (untimed, before issue 4's runs and
 #      in each Postfix yardstick)  SECS=10 (per HTTP run)  SLOW_N=1000
 #      SLOW_DELAY=1.0  JOBS=1 (build)
-#      BENCH_DIR=/var/tmp/agentrelay-bench (wiped on each run)  ONLY="2 3 3slow 4" (the parts to run)
+#      BENCH_DIR=/var/tmp/agentrelay-bench (wiped on each run)  ONLY="2 3 3slow 4 17" (the parts to run)
+#      IDLE_N=1000 WAIT_N=500 (issue 17: idle keep-alive connections and long-polls beside the load)
 # Loopback only. Every process started here is stopped by its PID at exit.
 set -uo pipefail
 
@@ -34,7 +38,9 @@ WARMUP=${WARMUP:-200}
 SLOW_N=${SLOW_N:-1000}
 SLOW_DELAY=${SLOW_DELAY:-1.0}
 JOBS=${JOBS:-1}
-ONLY=${ONLY:-"2 3 3slow 4"}
+ONLY=${ONLY:-"2 3 3slow 4 17"}
+IDLE_N=${IDLE_N:-1000}
+WAIT_N=${WAIT_N:-500}
 SESS=20
 LEN=2048
 WORK=${BENCH_DIR:-/var/tmp/agentrelay-bench}
@@ -55,7 +61,7 @@ note() { echo "run.sh: $*" >&2; }
 need=()
 for p in postfix opendkim opendkim-tools python3-aiosmtpd python3-dkim procps iproute2 openssl wrk hey \
          cmake g++ pkg-config libssl-dev libsqlite3-dev nlohmann-json3-dev libspdlog-dev \
-         libasio-dev libc-ares-dev libcpp-httplib-dev libpsl-dev; do
+         libasio-dev libboost1.81-dev libc-ares-dev libcpp-httplib-dev libpsl-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if ((${#need[@]})); then
@@ -169,6 +175,37 @@ field_rate() {  # field_rate LINE WORD -> the msg/s after "WORD ... in X s (Y ms
 }
 verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b ? "MET" : "MISSED") }'; }
 
+# load_median LOADER CLIENTS RUNS: RUNS runs of LOADER (http_load or hey_load) at CLIENTS,
+# each printed; like the Postfix yardstick's runs, the next starts once everything sent so far
+# has been delivered (during the load or, under intake first, after it; the queue is empty at
+# each start). Sets MED_RATE and MED_P99 (the medians) and adds the sends to total_sent.
+load_median() {
+  local loader=$1 c=$2 runs=$3 r line rates=() p99s=()
+  for r in $(seq "$runs"); do
+    line=$("$loader" "$c" "$SECS") || { echo "$line"; die "$loader at $c clients had errors"; }
+    echo "$line"
+    rates+=("$(sed -n 's/.*= \([0-9.]*\) sends\/s.*/\1/p' <<<"$line")")
+    p99s+=("$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<<"$line")")
+    total_sent=$(( total_sent + $(sed -n 's/.*: \([0-9]*\) sends in.*/\1/p' <<<"$line") ))
+    wait_sink "$total_sent" 300 || die "only $(sink_count)/$total_sent reached smtp-sink within 300 s"
+    settle
+  done
+  MED_RATE=$(median "${rates[@]}"); MED_P99=$(median "${p99s[@]}")
+  ((runs > 1)) && echo "median of $runs runs at $c clients ($loader): $MED_RATE sends/s, p99 $MED_P99 ms"
+  return 0
+}
+
+# write_send_lua: wrk's request, for the agent whose key is $KEY.
+write_send_lua() {
+  cat >"$WORK/send.lua" <<EOF
+-- POST /v1/messages: the same 1500-character text message every time (wrk's request)
+wrk.method = "POST"
+wrk.body = '{"to":"sink@bench.test","subject":"bench","text":"' .. string.rep("x", 1500) .. '"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+EOF
+}
+
 # http_load CLIENTS SECONDS: wrk (an event-loop load generator: it takes little of the CPU the
 # relay is measured on) keeps CLIENTS connections busy with $WORK/send.lua's POST for SECONDS.
 # Prints "wrk: concurrency C: N sends in S s = R sends/s; p50 A ms, p99 B ms; errors E";
@@ -247,48 +284,19 @@ serve "$D2" serve-http.log --http 127.0.0.1:$HTTP_PORT --route bench.test=127.0.
   --config "$WORK/http.json"
 wait_listen $HTTP_PORT
 settle
-cat >"$WORK/send.lua" <<EOF
--- POST /v1/messages: the same 1500-character text message every time (wrk's request)
-wrk.method = "POST"
-wrk.body = '{"to":"sink@bench.test","subject":"bench","text":"' .. string.rep("x", 1500) .. '"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KEY"
-EOF
+write_send_lua
 declare -A RATE P99
 total_sent=0
 for c in 1 16 64; do
   runs=1; [[ $c == 16 ]] && runs=$RUNS   # the target's level: the median of RUNS runs
-  rates=() p99s=()
-  for r in $(seq "$runs"); do
-    line=$(http_load "$c" "$SECS") || { echo "$line"; die "the load at $c clients had errors"; }
-    echo "$line"
-    rates+=("$(sed -n 's/.*= \([0-9.]*\) sends\/s.*/\1/p' <<<"$line")")
-    p99s+=("$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<<"$line")")
-    total_sent=$(( total_sent + $(sed -n 's/.*: \([0-9]*\) sends in.*/\1/p' <<<"$line") ))
-    # Like the Postfix yardstick's runs: the next starts once everything sent so far has been
-    # delivered (during the load or, under intake first, after it; the queue is empty at
-    # each start).
-    wait_sink "$total_sent" 300 || die "only $(sink_count)/$total_sent reached smtp-sink within 300 s"
-    settle
-  done
-  RATE[$c]=$(median "${rates[@]}"); P99[$c]=$(median "${p99s[@]}")
-  ((runs > 1)) && echo "median of $runs runs at $c clients: ${RATE[$c]} sends/s, p99 ${P99[$c]} ms"
+  load_median http_load "$c" "$runs"
+  RATE[$c]=$MED_RATE; P99[$c]=$MED_P99
 done
 # The same load from a Go client (hey) that asks for gzip, as nearly every real HTTP library
 # does: the door must not compress its small answers (issue 16).
 printf '{"to":"sink@bench.test","subject":"bench","text":"%s"}' "$(head -c 1500 /dev/zero | tr '\0' x)" >"$WORK/send.json"
-hey_rates=() hey_p99s=()
-for r in $(seq "$RUNS"); do
-  line=$(hey_load 16 "$SECS") || { echo "$line"; die "hey at 16 clients had errors"; }
-  echo "$line"
-  hey_rates+=("$(sed -n 's/.*= \([0-9.]*\) sends\/s.*/\1/p' <<<"$line")")
-  hey_p99s+=("$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<<"$line")")
-  total_sent=$(( total_sent + $(sed -n 's/.*: \([0-9]*\) sends in.*/\1/p' <<<"$line") ))
-  wait_sink "$total_sent" 300 || die "only $(sink_count)/$total_sent reached smtp-sink within 300 s"
-  settle
-done
-HEY_RATE=$(median "${hey_rates[@]}"); HEY_P99=$(median "${hey_p99s[@]}")
-echo "median of $RUNS hey runs at 16 clients (Accept-Encoding: gzip): $HEY_RATE sends/s, p99 $HEY_P99 ms"
+load_median hey_load 16 "$RUNS"
+HEY_RATE=$MED_RATE; HEY_P99=$MED_P99
 echo "delivered: all $total_sent messages reached smtp-sink (agentrelay CPU $(cpu_s "$SERVE_PID") s in total)"
 stop_serve; stop_sink
 rm -rf "$D2"   # ~1 GB the later parts should not have to write out
@@ -414,6 +422,44 @@ echo "RESULT issue 3 (concurrency): $peak sessions held at once (target $SLOW_N:
 
 }
 
+# ================================================================ Issue 17: sends beside waiting agents
+issue17() {
+echo
+echo "--- Issue 17: send_email (wrk) with $IDLE_N idle keep-alive connections and $WAIT_N wait_for_message long-polls open [load $(loadavg)]"
+D6=$WORK/data-wait
+new_data "$D6"
+config "$WORK/wait.json" 20
+start_sink sink-wait.out
+serve "$D6" serve-wait.log --http 127.0.0.1:$HTTP_PORT --route bench.test=127.0.0.1:$SINK_PORT --config "$WORK/wait.json"
+wait_listen $HTTP_PORT
+thr0=$(status_kb "$SERVE_PID" Threads); rss0=$(status_kb "$SERVE_PID" VmRSS)
+rm -f "$WORK/idle.status"
+$PY "$ROOT/bench/idle_clients.py" --port $HTTP_PORT --key "$KEY" --idle "$IDLE_N" --waiters "$WAIT_N" \
+  --status "$WORK/idle.status" >"$WORK/idle.log" 2>&1 &
+IDLE_PID=$!; PIDS+=("$IDLE_PID")
+for _ in $(seq 1200); do grep -q ready "$WORK/idle.status" 2>/dev/null && break; sleep 0.05; done
+grep -q ready "$WORK/idle.status" 2>/dev/null || { cat "$WORK/idle.log"; die "the idle clients did not connect"; }
+echo "open beside the load: $(cat "$WORK/idle.status"); agentrelay threads $thr0 before, $(status_kb "$SERVE_PID" Threads) now"
+write_send_lua
+declare -A WRATE WP99
+total_sent=0
+for c in 16 64; do
+  load_median http_load "$c" "$RUNS"
+  WRATE[$c]=$MED_RATE; WP99[$c]=$MED_P99
+done
+echo "still open after the load: $(cat "$WORK/idle.status")"
+hwm=$(status_kb "$SERVE_PID" VmHWM); thr=$(status_kb "$SERVE_PID" Threads)
+stop_pid "$IDLE_PID"; stop_serve; stop_sink
+rm -rf "$D6"
+echo "agentrelay: peak RSS (VmHWM) $(calc '%.1f' "$hwm / 1024") MiB (RSS at start $((rss0 / 1024)) MiB), $thr threads"
+postfix_acceptance
+for c in 16 64; do
+  r=$(calc '%.2f' "${WRATE[$c]} / $PF_ACCEPT")
+  echo "RESULT issue 17: $c clients beside $IDLE_N idle and $WAIT_N waiting: ${WRATE[$c]} sends/s = ${r}x Postfix" \
+       "(target >= 10x: $(verdict "$r" 10)); p99 ${WP99[$c]} ms (target < 10 ms: $(awk -v p="${WP99[$c]}" 'BEGIN{print (p < 10 ? "MET" : "MISSED")}'))"
+done
+}
+
 # ================================================================ Issue 4: SMTP submission
 issue4() {
 echo
@@ -460,6 +506,7 @@ for part in $ONLY; do
     3) issue3 ;;
     3slow) issue3_slow ;;
     4) issue4 ;;
-    *) die "ONLY takes 2, 3, 3slow and 4, got '$part'" ;;
+    17) issue17 ;;
+    *) die "ONLY takes 2, 3, 3slow, 4 and 17, got '$part'" ;;
   esac
 done

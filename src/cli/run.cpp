@@ -1,8 +1,8 @@
 // run.cpp: `serve` (the long-running relay) and `mcp` (one agent's stdio session).
-#include <httplib.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -11,10 +11,12 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "cli/app.h"
 #include "cli/commands.h"
 #include "delivery/config.h"
+#include "http/door.h"
 #include "http/door_guard.h"
 #include "http/rest.h"
 #include "mcp/http_transport.h"
@@ -104,15 +106,14 @@ Result<std::unique_ptr<store::DataDir>> open_data(const Args& args, bool allow_d
     std::_Exit(status);
 }
 
-struct HttpListener {
-    httplib::Server server;
-    std::thread thread;
-    int fd = -1;  // the listening socket, handed over by the socket-options hook
-    void stop() {
-        server.stop();
-        if (thread.joinable()) thread.join();
-    }
-};
+// A relay holds a descriptor per connection (HTTP, SMTP in and out) and per open store: the
+// soft limit (often 1024) is raised to the hard one, as a server started by systemd expects.
+void raise_descriptor_limit() {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 1u << 20);
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) spdlog::warn("cannot raise the descriptor limit: {}", std::strerror(errno));
+}
 
 }  // namespace
 
@@ -145,6 +146,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     auto hosts = http_hosts(*args);
     if (!hosts) throw UsageError{hosts.error().message};
     sigset_t signals = block_signals();
+    raise_descriptor_limit();
     bool created = false;
     auto data = open_data(*args, true, created);
     if (!data) {
@@ -185,60 +187,42 @@ int cmd_serve(const std::vector<std::string>& argv) {
         std::cerr << "agentrelay: " << smtp.error().message << "\n";
         return 1;
     }
-    HttpListener http;
+    std::unique_ptr<http::Door> door;
     if (http_addr) {
-        http::DoorGuardOptions guard;
-        guard.max_body_bytes = http::body_limit_for(rcfg->max_message_bytes);
-        guard.body_budget_bytes = std::max<size_t>(256u << 20, 2 * guard.max_body_bytes);
-        guard.hosts = *hosts;
-        guard.listen_port = http_addr->second;
-        http::install_door_guard(http.server, guard);
-        http.server.set_keep_alive_max_count(100000);
-        http.server.set_keep_alive_timeout(30);
-        // httplib writes a response's headers and body separately: with Nagle's algorithm the
-        // body then waits for the client's delayed ACK (~40 ms on every request).
-        http.server.set_tcp_nodelay(true);
-        // cpp-httplib (Debian's 0.11 build) listens with a backlog of 5: a burst of new
-        // connections overflows it, and clients meet SYN cookies, delays and resets. The
-        // socket-options hook hands over the listening socket, which is listened on again
-        // below with the system's maximum (Linux takes a second listen() as the new backlog).
-        // SO_REUSEADDR replaces httplib's SO_REUSEPORT, which would let a second relay start
-        // on the same port and take half the connections.
-        http.server.set_socket_options([&http](socket_t fd) {
-            int yes = 1;
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-            http.fd = fd;
-        });
+        http::DoorOptions opts;
+        opts.address = http_addr->first;
+        opts.port = http_addr->second;
+        opts.max_body_bytes = http::body_limit_for(rcfg->max_message_bytes);
+        opts.body_budget_bytes = std::max<size_t>(256u << 20, 2 * opts.max_body_bytes);
+        opts.hosts = *hosts;
+        door = std::make_unique<http::Door>(opts);
         mcp::mount_http(
-            http.server, app.mcp(),
+            *door, app.mcp(),
             [&app](const std::string& key) -> std::optional<std::string> {
                 auto a = app.relay().authenticate(key);
                 if (!a) return std::nullopt;
                 return a->name;
             },
             mcp::HttpOptions{});
-        http::mount_rest(http.server, app.relay(), app.api(), app.registry());
-        if (!http.server.bind_to_port(http_addr->first.c_str(), http_addr->second)) {
-            std::cerr << "agentrelay: cannot listen on " << http_addr->first << ":" << http_addr->second
-                      << " for --http\n";
+        http::mount_rest(*door, app.relay(), app.api(), app.registry());
+        if (auto st = door->bind(); !st) {
+            std::cerr << "agentrelay: --http: " << st.error().message << "\n";
             return 1;
         }
-        if (http.fd >= 0 && ::listen(http.fd, SOMAXCONN) != 0)
-            spdlog::warn("cannot raise the HTTP listen backlog: {}", std::strerror(errno));
     }
     app.start();  // only once every port is ours: a relay that cannot listen claims no mail
     webhooks::Sender webhook_sender(app.relay());  // only serve sends webhooks: one sender a data dir
     webhook_sender.start();
-    if (http_addr) {
-        http.thread = std::thread([&http] { http.server.listen_after_bind(); });
-        spdlog::info("MCP at http://{}:{}/mcp, REST at /v1", http_addr->first, http_addr->second);
+    if (door) {
+        door->start();
+        spdlog::info("MCP at http://{}:{}/mcp, REST at /v1", http_addr->first, door->port());
     }
     spdlog::info("agentrelay serving {} from {}", app.relay().domain(), app.data().path());
 
     int sig = 0;
     sigwait(&signals, &sig);
     spdlog::info("signal {}: shutting down", sig);
-    http.stop();
+    if (door) door->stop();
     (*smtp)->stop();
     webhook_sender.stop();
     app.stop();

@@ -1,5 +1,7 @@
 #include "http/rest.h"
 
+#include <strings.h>
+
 #include "core/metrics.h"
 #include "tools/schema_validator.h"
 
@@ -21,7 +23,7 @@ int status_for(const Error& e) {
 
 namespace {
 
-void send_error(httplib::Response& res, const Error& e) {
+void send_error(Response& res, const Error& e) {
     res.status = status_for(e);
     json err{{"code", e.code}, {"message", e.message}};
     if (!e.field.empty()) err["field"] = e.field;
@@ -30,12 +32,12 @@ void send_error(httplib::Response& res, const Error& e) {
     res.set_content(json{{"error", err}}.dump(), "application/json");
 }
 
-void send_json(httplib::Response& res, int status, const json& body) {
+void send_json(Response& res, int status, const json& body) {
     res.status = status;
     res.set_content(body.dump(), "application/json");
 }
 
-std::string bearer(const httplib::Request& req) {
+std::string bearer(const Request& req) {
     auto h = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (h.size() <= prefix.size() || strncasecmp(h.c_str(), prefix.c_str(), prefix.size()) != 0) return "";
@@ -49,7 +51,7 @@ const json* input_schema(const tools::ToolRegistry& registry, const std::string&
 }
 
 // Query parameters as JSON arguments, typed by the tool's input schema.
-Result<json> query_args(const httplib::Request& req, const json& schema) {
+Result<json> query_args(const Request& req, const json& schema) {
     json args = json::object();
     for (const auto& [key, value] : req.params) {
         const json* prop = nullptr;
@@ -90,16 +92,16 @@ Result<json> query_args(const httplib::Request& req, const json& schema) {
 
 }  // namespace
 
-void mount_rest(httplib::Server& server, Relay& relay, tools::ToolApi& api,
+void mount_rest(Door& server, Relay& relay, tools::ToolApi& api,
                 const tools::ToolRegistry& registry) {
     using Call = Result<json> (tools::ToolApi::*)(const store::AgentRecord&, const json&);
     // One handler shape for every authenticated route: authenticate, build and validate the
     // tool's arguments, call it, answer.
     auto route = [&relay, &api, &registry](std::string tool, Call call, int ok_status,
-                                           std::function<Result<json>(const httplib::Request&, const json&)> args_of) {
+                                           std::function<Result<json>(const Request&, const json&)> args_of) {
         std::string labels = "{api=\"rest\",tool=\"" + tool + "\"}";
-        return [&relay, &api, &registry, tool, labels, call, ok_status, args_of](const httplib::Request& req,
-                                                                                httplib::Response& res) {
+        return SyncHandler([&relay, &api, &registry, tool, labels, call, ok_status, args_of](const Request& req,
+                                                                                            Response& res) {
             Metrics::instance().add("agentrelay_http_requests_total", labels);
             auto agent = relay.authenticate(bearer(req));
             if (!agent) return send_error(res, Error{kErrUnauthorized, "missing or invalid API key: send "
@@ -112,38 +114,38 @@ void mount_rest(httplib::Server& server, Relay& relay, tools::ToolApi& api,
             auto out = (api.*call)(*agent, *args);
             if (!out) return send_error(res, out.error());
             send_json(res, ok_status, *out);
-        };
+        });
     };
-    auto from_body = [](const httplib::Request& req, const json&) -> Result<json> {
+    auto from_body = [](const Request& req, const json&) -> Result<json> {
         auto body = json::parse(req.body, nullptr, false);
         if (body.is_discarded() || !body.is_object())
             return invalid("body", "the request body must be a JSON object");
         return body;
     };
-    auto from_query = [](const httplib::Request& req, const json& schema) { return query_args(req, schema); };
+    auto from_query = [](const Request& req, const json& schema) { return query_args(req, schema); };
     auto with_path = [](const char* key) {
-        return [key](const httplib::Request& req, const json& schema) -> Result<json> {
+        return [key](const Request& req, const json& schema) -> Result<json> {
             auto args = query_args(req, schema);
             if (!args) return args;
-            (*args)[key] = req.matches[1].str();
+            (*args)[key] = req.matches.at(0);
             return args;
         };
     };
 
-    server.Post("/v1/messages", route("send_email", &tools::ToolApi::send_email, 202, from_body));
-    server.Get(R"(/v1/messages/([^/]+))",
+    server.route("POST", "/v1/messages", route("send_email", &tools::ToolApi::send_email, 202, from_body));
+    server.route("GET", R"(/v1/messages/([^/]+))",
                route("check_status", &tools::ToolApi::check_status, 200, with_path("message_id")));
-    server.Get("/v1/bounces", route("list_bounces", &tools::ToolApi::list_bounces, 200, from_query));
-    server.Get("/v1/inbox", route("list_messages", &tools::ToolApi::list_messages, 200, from_query));
-    server.Get("/v1/events", route("list_events", &tools::ToolApi::list_events, 200, from_query));
-    server.Get(R"(/v1/inbox/([^/]+))", route("read_message", &tools::ToolApi::read_message, 200, with_path("id")));
+    server.route("GET", "/v1/bounces", route("list_bounces", &tools::ToolApi::list_bounces, 200, from_query));
+    server.route("GET", "/v1/inbox", route("list_messages", &tools::ToolApi::list_messages, 200, from_query));
+    server.route("GET", "/v1/events", route("list_events", &tools::ToolApi::list_events, 200, from_query));
+    server.route("GET", R"(/v1/inbox/([^/]+))", route("read_message", &tools::ToolApi::read_message, 200, with_path("id")));
 
-    server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    server.route("GET", "/healthz", SyncHandler([](const Request&, Response& res) {
         send_json(res, 200, json{{"status", "ok"}});
-    });
-    server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    }));
+    server.route("GET", "/metrics", SyncHandler([](const Request&, Response& res) {
         res.set_content(Metrics::instance().render(), "text/plain; version=0.0.4");
-    });
+    }));
 }
 
 }  // namespace ar::http

@@ -5,6 +5,7 @@
 //   GET  /v1/bounces           list_bounces (?since=&limit=&cursor=)
 //   GET  /v1/inbox             list_messages (?unread_only=&limit=&cursor=)
 //   GET  /v1/inbox/{id}        read_message (?include_attachments=)
+//   GET  /v1/events            list_events (?after=&types=&limit=)
 //   GET  /healthz              no key
 //   GET  /metrics              Prometheus text format, no key
 //
@@ -14,7 +15,7 @@
 // {"error": {"code", "message", "field"?}} with the fitting status.
 #pragma once
 
-#include <httplib.h>
+#include "http/door.h"
 
 #include "relay/relay.h"
 #include "tools/handlers.h"
@@ -22,7 +23,7 @@
 
 namespace ar::http {
 
-void mount_rest(httplib::Server& server, Relay& relay, tools::ToolApi& api,
+void mount_rest(Door& server, Relay& relay, tools::ToolApi& api,
                 const tools::ToolRegistry& registry);
 
 // The HTTP status for an ar::Error code.

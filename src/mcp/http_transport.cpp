@@ -6,10 +6,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
 
-#include <httplib.h>
 #include <openssl/rand.h>
 
+#include "http/door.h"
 #include "mcp/jsonrpc.h"
 
 namespace ar::mcp {
@@ -32,7 +33,7 @@ bool starts_with_ci(const std::string& s, const std::string& prefix) {
 }
 
 // Writes a JSON-RPC error response. `id` null: the id is left out (transport-level errors).
-void reply_error(httplib::Response& res, int status, int code, const std::string& message,
+void reply_error(http::Response& res, int status, int code, const std::string& message,
                  const json& id = nullptr, json data = nullptr) {
     json body = rpc::make_error(id, code, message, std::move(data));
     if (id.is_null()) body.erase("id");
@@ -40,10 +41,25 @@ void reply_error(httplib::Response& res, int status, int code, const std::string
     res.set_content(rpc::serialize(body), "application/json");
 }
 
-void reply(httplib::Response& res, int status, const json& body) {
+void reply(http::Response& res, int status, const json& body) {
     res.status = status;
     res.set_content(rpc::serialize(body), "application/json");
 }
+
+// A handler's answer: sent when it goes out of scope, unless defer() handed the sending to
+// whoever finishes the request later.
+struct Answer : http::Response {
+    explicit Answer(http::Reply r) : reply_(std::move(r)) {}
+    Answer(const Answer&) = delete;
+    Answer& operator=(const Answer&) = delete;
+    ~Answer() {
+        if (reply_) reply_(std::move(static_cast<http::Response&>(*this)));
+    }
+    http::Reply defer() { return std::exchange(reply_, nullptr); }
+
+  private:
+    http::Reply reply_;
+};
 
 std::string new_session_id() {
     unsigned char bytes[16];
@@ -128,7 +144,7 @@ class HttpEndpoint {
     HttpEndpoint(McpServer& server, Authenticator auth, HttpOptions options)
         : server_(server), auth_(std::move(auth)), options_(std::move(options)) {}
 
-    void post(const httplib::Request& req, httplib::Response& res) {
+    void post(const http::Request& req, Answer& res) {
         auto agent = admit(req, res);
         if (!agent) return;
         if (!req.get_header_value("Accept").empty() &&
@@ -150,7 +166,7 @@ class HttpEndpoint {
         post_handshake(req, res, *agent, body);
     }
 
-    void get(const httplib::Request& req, httplib::Response& res) {
+    void get(const http::Request& req, Answer& res) {
         if (!admit(req, res)) return;
         res.set_header("Allow", keeps_sessions_for(req) ? "POST, DELETE" : "POST");
         reply_error(res, 405, rpc::kInvalidRequest,
@@ -158,7 +174,7 @@ class HttpEndpoint {
                     "messages to this endpoint");
     }
 
-    void del(const httplib::Request& req, httplib::Response& res) {
+    void del(const http::Request& req, Answer& res) {
         auto agent = admit(req, res);
         if (!agent) return;
         if (!keeps_sessions_for(req)) {
@@ -185,13 +201,13 @@ class HttpEndpoint {
   private:
     // Whether this request's era has sessions: 2026-07-28 (named by MCP-Protocol-Version, as it
     // is on a GET or DELETE without a body) has none, so DELETE is 405 there, not 400.
-    bool keeps_sessions_for(const httplib::Request& req) const {
+    bool keeps_sessions_for(const http::Request& req) const {
         return options_.sessions &&
                !is_modern_version(req.get_header_value("MCP-Protocol-Version"));
     }
 
     // Origin and bearer key; on failure writes the response and returns nullopt.
-    std::optional<std::string> admit(const httplib::Request& req, httplib::Response& res) {
+    std::optional<std::string> admit(const http::Request& req, Answer& res) {
         if (req.has_header("Origin") && !origin_allowed(req.get_header_value("Origin"), options_)) {
             reply_error(res, 403, rpc::kInvalidRequest,
                         "Forbidden: Origin " + req.get_header_value("Origin") + " is not allowed");
@@ -212,7 +228,7 @@ class HttpEndpoint {
         return std::nullopt;
     }
 
-    void post_modern(const httplib::Request& req, httplib::Response& res, const std::string& agent,
+    void post_modern(const http::Request& req, Answer& res, const std::string& agent,
                      const json& body, const std::string& version) {
         json id = body.is_object() && body.contains("id") && rpc::valid_id(body["id"]) ? body["id"]
                                                                                        : json();
@@ -249,16 +265,18 @@ class HttpEndpoint {
                                        kMetaClientCapabilities + "\"] is required",
                                    id);
         }
-        Session stateless;
-        auto response = server_.handle(agent, stateless, body);
-        if (!response) {
-            res.status = 202;
-            return;
-        }
-        reply(res, modern_status(*response), *response);
+        Session stateless; // handle_async leaves it alone once it has returned
+        server_.handle_async(agent, stateless, body, [done = res.defer()](std::optional<json> response) {
+            http::Response out;
+            if (!response)
+                out.status = 202;
+            else
+                reply(out, modern_status(*response), *response);
+            done(std::move(out));
+        });
     }
 
-    void post_handshake(const httplib::Request& req, httplib::Response& res,
+    void post_handshake(const http::Request& req, Answer& res,
                         const std::string& agent, const json& body) {
         json bad_id;
         auto classified = rpc::classify(body, &bad_id);
@@ -281,7 +299,7 @@ class HttpEndpoint {
             Session session;
             session.protocol_version =
                 header_version.empty() ? kDefaultHttpVersion : header_version;
-            return answer(res, server_.handle(agent, session, body));
+            return answer_later(res, agent, session, body);
         }
         if (is_initialize) return initialize(res, agent, body);
 
@@ -303,12 +321,22 @@ class HttpEndpoint {
             std::lock_guard lock(entry->mu);
             copy = entry->session;
         }
-        answer(res, server_.handle(agent, copy, body));
+        answer_later(res, agent, copy, body);
+    }
+
+    // Handles a message whose answer may come later (a tool that waits): `session` may go once
+    // this returns.
+    void answer_later(Answer& res, const std::string& agent, Session& session, const json& body) {
+        server_.handle_async(agent, session, body, [done = res.defer()](std::optional<json> response) {
+            http::Response out;
+            answer(out, response);
+            done(std::move(out));
+        });
     }
 
     // A JSON-RPC batch: answered in a 2025-03-26 session (or, without sessions, when the
     // request speaks 2025-03-26, as one without MCP-Protocol-Version does); refused otherwise.
-    void post_batch(const httplib::Request& req, httplib::Response& res, const std::string& agent,
+    void post_batch(const http::Request& req, Answer& res, const std::string& agent,
                     const json& body) {
         std::string header_version = req.get_header_value("MCP-Protocol-Version");
         if (!header_version.empty() && !is_handshake_version(header_version))
@@ -340,7 +368,7 @@ class HttpEndpoint {
         answer(res, response);
     }
 
-    void initialize(httplib::Response& res, const std::string& agent, const json& body) {
+    void initialize(Answer& res, const std::string& agent, const json& body) {
         auto entry = std::make_shared<SessionEntry>();
         entry->agent = agent;
         entry->last_used = Clock::now();
@@ -353,7 +381,7 @@ class HttpEndpoint {
         answer(res, response);
     }
 
-    void answer(httplib::Response& res, const std::optional<json>& response) {
+    static void answer(http::Response& res, const std::optional<json>& response) {
         if (!response) {
             res.status = 202;
             return;
@@ -430,18 +458,21 @@ bool origin_allowed(const std::string& origin, const HttpOptions& options) {
     return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
 }
 
-void mount_http(httplib::Server& http, McpServer& server, Authenticator auth, HttpOptions options) {
+void mount_http(http::Door& door, McpServer& server, Authenticator auth, HttpOptions options) {
     std::string path = options.path;
     auto endpoint = std::make_shared<HttpEndpoint>(server, std::move(auth), std::move(options));
-    http.Post(path, [endpoint](const httplib::Request& req, httplib::Response& res) {
-        endpoint->post(req, res);
-    });
-    http.Get(path, [endpoint](const httplib::Request& req, httplib::Response& res) {
-        endpoint->get(req, res);
-    });
-    http.Delete(path, [endpoint](const httplib::Request& req, httplib::Response& res) {
-        endpoint->del(req, res);
-    });
+    door.route("POST", path, http::Handler([endpoint](http::Request& req, http::Reply reply) {
+                   Answer res(std::move(reply));
+                   endpoint->post(req, res);
+               }));
+    door.route("GET", path, http::Handler([endpoint](http::Request& req, http::Reply reply) {
+                   Answer res(std::move(reply));
+                   endpoint->get(req, res);
+               }));
+    door.route("DELETE", path, http::Handler([endpoint](http::Request& req, http::Reply reply) {
+                   Answer res(std::move(reply));
+                   endpoint->del(req, res);
+               }));
 }
 
 } // namespace ar::mcp

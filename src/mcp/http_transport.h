@@ -1,5 +1,6 @@
 // http_transport.h: MCP over Streamable HTTP, mounted at one endpoint (POST/GET/DELETE /mcp) of
-// an httplib::Server that the caller owns, binds and runs.
+// the HTTP door (http/door.h) that the caller owns, binds and runs. Requests are handled on the
+// door's workers; a tools/call that waits (wait_for_message) holds no thread while it waits.
 //
 // Every request is checked, in this order: Origin (when present: one of allowed_origins, or any
 // http(s) origin on localhost, 127.0.0.1 or [::1] when that list is empty; else 403), the bearer
@@ -19,7 +20,7 @@
 //    responses (202 when it held no request), and refused (400) in every other revision.
 //  - GET: 405 (no server-initiated stream). DELETE without sessions, or with
 //    MCP-Protocol-Version 2026-07-28 (an era without sessions): 405.
-// Error bodies are JSON-RPC error responses. The McpServer must outlive the httplib::Server.
+// Error bodies are JSON-RPC error responses. The McpServer must outlive the door.
 #pragma once
 
 #include <cstddef>
@@ -30,8 +31,8 @@
 
 #include "mcp/server.h"
 
-namespace httplib {
-class Server;
+namespace ar::http {
+class Door;
 }
 
 namespace ar::mcp {
@@ -48,7 +49,7 @@ struct HttpOptions {
 // Maps a bearer token to the agent it belongs to, or nullopt when it is no valid key.
 using Authenticator = std::function<std::optional<std::string>(const std::string& bearer_token)>;
 
-void mount_http(httplib::Server& http, McpServer& server, Authenticator auth, HttpOptions options);
+void mount_http(http::Door& door, McpServer& server, Authenticator auth, HttpOptions options);
 
 // Exposed for tests: whether `origin` (an Origin header value) passes `options`.
 bool origin_allowed(const std::string& origin, const HttpOptions& options);

@@ -1,7 +1,9 @@
 #include "mcp/server.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
 
 #include "mcp/jsonrpc.h"
 
@@ -79,6 +81,43 @@ McpServer::McpServer(const ar::tools::ToolRegistry& tools, ServerIdentity identi
 
 std::optional<json> McpServer::handle(const std::string& agent, Session& session,
                                       const json& message) {
+    std::optional<json> out;
+    bool answered = false;
+    std::mutex mu;
+    std::condition_variable cv;
+    handle_async(agent, session, message, [&](std::optional<json> response) {
+        std::lock_guard lock(mu);
+        out = std::move(response);
+        answered = true;
+        cv.notify_one();
+    });
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return answered; });
+    return out;
+}
+
+void McpServer::handle_async(const std::string& agent, Session& session, const json& message, Done done) {
+    json id;
+    try {
+        auto classified = rpc::classify(message, &id);
+        if (auto* m = std::get_if<rpc::Message>(&classified);
+            m && m->kind == rpc::Kind::request && m->method == "tools/call") {
+            bool modern = declared_in_params(m->params).has_value();
+            if (modern) {
+                if (auto refused = modern_precheck(m->id, m->params)) return done(std::move(*refused));
+            }
+            return call_tool(agent, m->id, m->params, [this, done, modern](json response) {
+                if (modern) decorate_modern(response);
+                done(std::move(response));
+            });
+        }
+    } catch (const std::exception& e) {
+        return done(rpc::make_error(id, rpc::kInternalError, std::string("Internal error: ") + e.what()));
+    }
+    done(handle_now(session, message));
+}
+
+std::optional<json> McpServer::handle_now(Session& session, const json& message) {
     json id;
     try {
         auto classified = rpc::classify(message, &id);
@@ -91,8 +130,8 @@ std::optional<json> McpServer::handle(const std::string& agent, Session& session
             return std::nullopt;
         }
         if (m.method == "initialize") return initialize(session, m.id, m.params);
-        if (declared_in_params(m.params)) return dispatch_modern(agent, m.id, m.method, m.params);
-        return dispatch_handshake(agent, m.id, m.method, m.params);
+        if (declared_in_params(m.params)) return dispatch_modern(m.id, m.method, m.params);
+        return dispatch_handshake(m.id, m.method, m.params);
     } catch (const std::exception& e) {
         return rpc::make_error(id, rpc::kInternalError, std::string("Internal error: ") + e.what());
     }
@@ -138,11 +177,10 @@ std::optional<std::string> McpServer::handle_text(const std::string& agent, Sess
     return rpc::serialize(*response);
 }
 
-json McpServer::dispatch_handshake(const std::string& agent, const json& id,
+json McpServer::dispatch_handshake(const json& id,
                                    const std::string& method, const json& params) {
     if (method == "ping") return rpc::make_result(id, json::object());
     if (method == "tools/list") return list_tools(id, params, false);
-    if (method == "tools/call") return call_tool(agent, id, params);
     if (method == "server/discover")
         return invalid_params(id, std::string("server/discover needs params._meta[\"") +
                                       kMetaProtocolVersion + "\"] and [\"" +
@@ -150,8 +188,7 @@ json McpServer::dispatch_handshake(const std::string& agent, const json& id,
     return rpc::make_error(id, rpc::kMethodNotFound, "Method not found: " + method);
 }
 
-json McpServer::dispatch_modern(const std::string& agent, const json& id, const std::string& method,
-                                const json& params) {
+std::optional<json> McpServer::modern_precheck(const json& id, const json& params) const {
     const json& meta = params["_meta"];
     std::string requested = declared_in_params(params).value_or("");
     if (!is_modern_version(requested)) {
@@ -166,7 +203,19 @@ json McpServer::dispatch_modern(const std::string& agent, const json& id, const 
     if (caps == meta.end() || !caps->is_object())
         return invalid_params(id, std::string("params._meta[\"") + kMetaClientCapabilities +
                                       "\"] is required (an object; {} declares none)");
+    return std::nullopt;
+}
 
+void McpServer::decorate_modern(json& response) const {
+    if (auto r = response.find("result"); r != response.end()) {
+        (*r)["resultType"] = "complete";
+        (*r)["_meta"] = {{kMetaServerInfo, server_info()}};
+    }
+}
+
+json McpServer::dispatch_modern(const json& id, const std::string& method,
+                                const json& params) {
+    if (auto refused = modern_precheck(id, params)) return std::move(*refused);
     json response;
     if (method == "server/discover") {
         json result{{"supportedVersions", supported_versions()},
@@ -177,15 +226,10 @@ json McpServer::dispatch_modern(const std::string& agent, const json& id, const 
         response = rpc::make_result(id, std::move(result));
     } else if (method == "tools/list") {
         response = list_tools(id, params, true);
-    } else if (method == "tools/call") {
-        response = call_tool(agent, id, params);
     } else {
         return rpc::make_error(id, rpc::kMethodNotFound, "Method not found: " + method);
     }
-    if (auto r = response.find("result"); r != response.end()) {
-        (*r)["resultType"] = "complete";
-        (*r)["_meta"] = {{kMetaServerInfo, server_info()}};
-    }
+    decorate_modern(response);
     return response;
 }
 
@@ -217,18 +261,19 @@ json McpServer::list_tools(const json& id, const json& params, bool modern) {
     return rpc::make_result(id, std::move(result));
 }
 
-json McpServer::call_tool(const std::string& agent, const json& id, const json& params) {
+void McpServer::call_tool(const std::string& agent, const json& id, const json& params,
+                          std::function<void(json)> done) {
     if (!params.is_object() || !params.contains("name") || !params["name"].is_string())
-        return invalid_params(id, "tools/call needs params.name, the tool's name (a string)");
+        return done(invalid_params(id, "tools/call needs params.name, the tool's name (a string)"));
     std::string name = params["name"].get<std::string>();
     if (!tools_.has(name))
-        return rpc::make_error(id, rpc::kInvalidParams, "Unknown tool: " + name,
-                               json{{"name", name}});
+        return done(rpc::make_error(id, rpc::kInvalidParams, "Unknown tool: " + name, json{{"name", name}}));
     json args = params.value("arguments", json::object());
     if (args.is_null()) args = json::object();
     if (!args.is_object())
-        return invalid_params(id, "params.arguments must be an object of the tool's arguments");
-    return rpc::make_result(id, tool_result(tools_.call(agent, name, args)));
+        return done(invalid_params(id, "params.arguments must be an object of the tool's arguments"));
+    tools_.call_async(agent, name, args,
+                      [id, done](ar::tools::ToolOutcome outcome) { done(rpc::make_result(id, tool_result(outcome))); });
 }
 
 json McpServer::server_info() const {

@@ -15,6 +15,7 @@
 // itself (that lives in Session), so one McpServer serves many connections from many threads.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,12 @@ class McpServer {
     // nullopt for notifications and responses.
     std::optional<nlohmann::json> handle(const std::string& agent, Session& session,
                                          const nlohmann::json& message);
+    // As handle(), answering through done, exactly once: at once, or for a tool that answers
+    // later (wait_for_message, when the mail arrives) from the thread that finishes it. Only a
+    // tools/call may answer later, and it leaves `session` alone, so the caller may let the
+    // session go once this returns.
+    using Done = std::function<void(std::optional<nlohmann::json>)>;
+    void handle_async(const std::string& agent, Session& session, const nlohmann::json& message, Done done);
     // A JSON-RPC batch (an array of messages). Revision 2025-03-26 says implementations MUST
     // accept batches: each element is handled in order as by handle() (initialize may not be
     // one: an error for that element), and the answer is the array of the requests' responses,
@@ -84,15 +91,20 @@ class McpServer {
     const ServerIdentity& identity() const { return identity_; }
 
   private:
-    nlohmann::json dispatch_handshake(const std::string& agent, const nlohmann::json& id,
+    nlohmann::json dispatch_handshake(const nlohmann::json& id,
                                       const std::string& method, const nlohmann::json& params);
-    nlohmann::json dispatch_modern(const std::string& agent, const nlohmann::json& id,
+    nlohmann::json dispatch_modern(const nlohmann::json& id,
                                    const std::string& method, const nlohmann::json& params);
     nlohmann::json initialize(Session& session, const nlohmann::json& id,
                               const nlohmann::json& params);
     nlohmann::json list_tools(const nlohmann::json& id, const nlohmann::json& params, bool modern);
-    nlohmann::json call_tool(const std::string& agent, const nlohmann::json& id,
-                             const nlohmann::json& params);
+    void call_tool(const std::string& agent, const nlohmann::json& id, const nlohmann::json& params,
+                   std::function<void(nlohmann::json)> done);
+    std::optional<nlohmann::json> handle_now(Session& session, const nlohmann::json& message);
+    // A 2026-07-28 request's version and capability checks: the error, or nullopt.
+    std::optional<nlohmann::json> modern_precheck(const nlohmann::json& id, const nlohmann::json& params) const;
+    // resultType and the server's identity in a 2026-07-28 result.
+    void decorate_modern(nlohmann::json& response) const;
     nlohmann::json server_info() const;
 
     const ar::tools::ToolRegistry& tools_;

@@ -104,27 +104,8 @@ bool contains_ci(const std::string& hay, const std::string& needle) {
 
 }  // namespace
 
-void InboxWaiter::notify(const std::string& agent) {
-    {
-        std::lock_guard lk(mu_);
-        ++generations_[agent];
-    }
-    cv_.notify_all();
-}
-
-uint64_t InboxWaiter::generation(const std::string& agent) {
-    std::lock_guard lk(mu_);
-    return generations_[agent];
-}
-
-void InboxWaiter::wait(const std::string& agent, uint64_t seen,
-                       std::chrono::steady_clock::time_point until) {
-    std::unique_lock lk(mu_);
-    cv_.wait_until(lk, until, [&] { return generations_[agent] != seen; });
-}
-
-ToolApi::ToolApi(Relay& relay) : relay_(relay) {
-    relay_.on_inbox([this](const std::string& agent) { waiter_.notify(agent); });
+ToolApi::ToolApi(Relay& relay) : relay_(relay), waiters_(relay.data().path() + "/agents") {
+    relay_.on_inbox([this](const std::string& agent) { waiters_.notify(agent); });
 }
 
 Result<store::AgentRecord> ToolApi::agent_record(const std::string& agent) {
@@ -244,34 +225,47 @@ Result<json> ToolApi::read_message(const store::AgentRecord& agent, const json& 
     return out;
 }
 
-Result<json> ToolApi::wait_for_message(const store::AgentRecord& agent, const json& args) {
+void ToolApi::wait_for_message(const store::AgentRecord& agent, const json& args, ToolReply reply) {
     auto since = opt_time(args, "since");
-    if (!since) return since.error();
-    std::string from = args.value("from", "");
-    std::string subject = args.value("subject_contains", "");
-    int timeout_s = args.value("timeout_seconds", 30);
-    int64_t since_ms = since->value_or(relay_.clock().now_ms());
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    if (!since) return reply(since.error());
     auto store = relay_.data().agent_store(agent.name);
-    if (!store) return store.error();
-    std::optional<int64_t> after;
-    for (;;) {
-        uint64_t gen = waiter_.generation(agent.name);
-        auto rows = (*store)->inbox(false, after, 200, since_ms);
-        if (!rows) return rows.error();
-        for (const auto& r : *rows) {
-            after = r.seq;
-            if (!from.empty() && !contains_ci(r.from_header, from) && !contains_ci(r.mail_from, from))
-                continue;
-            if (!subject.empty() && !contains_ci(r.subject, subject)) continue;
-            return json{{"message", message_summary(r)}, {"timed_out", false}};
+    if (!store) return reply(store.error());
+    struct Search {
+        store::AgentStore* store;
+        std::string from, subject;
+        int64_t since_ms;
+        std::optional<int64_t> after; // the last inbox row looked at
+    };
+    auto search = std::make_shared<Search>(
+        Search{*store, args.value("from", ""), args.value("subject_contains", ""),
+               since->value_or(relay_.clock().now_ms()), std::nullopt});
+    // One look through what is new since the last: the answer, or nullopt to go on waiting.
+    auto look = [search]() -> std::optional<Result<json>> {
+        for (;;) {
+            auto rows = search->store->inbox(false, search->after, 200, search->since_ms);
+            if (!rows) return Result<json>(rows.error());
+            for (const auto& r : *rows) {
+                search->after = r.seq;
+                if (!search->from.empty() && !contains_ci(r.from_header, search->from) &&
+                    !contains_ci(r.mail_from, search->from))
+                    continue;
+                if (!search->subject.empty() && !contains_ci(r.subject, search->subject)) continue;
+                return Result<json>(json{{"message", message_summary(r)}, {"timed_out", false}});
+            }
+            if (rows->empty()) return std::nullopt; // a full page: read on
         }
-        if (!rows->empty()) continue;  // a full page: read on before waiting
-        auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) return json{{"message", nullptr}, {"timed_out", true}};
-        // Woken at once by mail stored in this process; polls for mail another process stored.
-        waiter_.wait(agent.name, gen, std::min(deadline, now + std::chrono::milliseconds(250)));
-    }
+    };
+    if (auto found = look()) return reply(std::move(*found));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(args.value("timeout_seconds", 30));
+    waiters_.wait(agent.name, deadline, [look, reply](bool timed_out) {
+        if (auto found = look()) {
+            reply(std::move(*found));
+            return true;
+        }
+        if (!timed_out) return false;
+        reply(json{{"message", nullptr}, {"timed_out", true}});
+        return true;
+    });
 }
 
 Result<json> ToolApi::list_events(const store::AgentRecord& agent, const json& args) {
@@ -311,7 +305,11 @@ void ToolApi::register_all(ToolRegistry& registry) {
     registry.set_handler("list_bounces", by_name(&ToolApi::list_bounces));
     registry.set_handler("list_messages", by_name(&ToolApi::list_messages));
     registry.set_handler("read_message", by_name(&ToolApi::read_message));
-    registry.set_handler("wait_for_message", by_name(&ToolApi::wait_for_message));
+    registry.set_async_handler("wait_for_message", [this](const std::string& name, const json& args, ToolReply reply) {
+        auto agent = agent_record(name);
+        if (!agent) return reply(agent.error());
+        wait_for_message(*agent, args, std::move(reply));
+    });
     registry.set_handler("list_events", by_name(&ToolApi::list_events));
 }
 

@@ -1,5 +1,9 @@
 #include "tools/registry.h"
 
+#include <atomic>
+#include <future>
+#include <memory>
+
 #include <algorithm>
 #include <cassert>
 #include <cstdio>
@@ -62,28 +66,14 @@ const nlohmann::json* ToolRegistry::definition(const std::string& name) const {
     return it == tools_.end() ? nullptr : &definitions_[it->second.index];
 }
 
-ToolOutcome ToolRegistry::call(const std::string& agent, const std::string& name,
-                               const nlohmann::json& args) const {
+void ToolRegistry::set_async_handler(const std::string& name, AsyncToolHandler h) {
     auto it = tools_.find(name);
-    if (it == tools_.end()) return tool_error(ar::invalid("name", "unknown tool \"" + name + "\""));
-    const json& def = definitions_[it->second.index];
-    if (!it->second.handler)
-        return tool_error({ar::kErrUnavailable, "the tool " + name + " is not available here", ""});
+    if (it == tools_.end()) throw std::logic_error("no schema for tool " + name);
+    it->second.async_handler = std::move(h);
+}
 
-    if (auto valid = validate(def["inputSchema"], args, "arguments"); !valid) {
-        ar::Error e = valid.error();
-        e.message = "Invalid arguments for " + name + ": " + e.message + ".";
-        return tool_error(e);
-    }
-
-    ar::Result<json> result = ar::Error{ar::kErrInternal, "no result", ""};
-    try {
-        result = it->second.handler(agent, args);
-    } catch (const std::exception& ex) {
-        return tool_error({ar::kErrInternal, name + " failed: " + ex.what(), ""});
-    }
+ToolOutcome ToolRegistry::finish(const std::string& name, const json& def, ar::Result<json> result) const {
     if (!result) return tool_error(result.error());
-
     if (auto valid = validate(def["outputSchema"], *result, "result"); !valid) {
         std::fprintf(stderr,
                      "agentrelay: tool %s returned a result that does not match its "
@@ -97,6 +87,50 @@ ToolOutcome ToolRegistry::call(const std::string& agent, const std::string& name
     ToolOutcome out;
     out.structured = std::move(*result);
     return out;
+}
+
+void ToolRegistry::call_async(const std::string& agent, const std::string& name, const nlohmann::json& args,
+                              ToolDone done) const {
+    auto it = tools_.find(name);
+    if (it == tools_.end()) return done(tool_error(ar::invalid("name", "unknown tool \"" + name + "\"")));
+    const json& def = definitions_[it->second.index];
+    if (!it->second.handler && !it->second.async_handler)
+        return done(tool_error({ar::kErrUnavailable, "the tool " + name + " is not available here", ""}));
+
+    if (auto valid = validate(def["inputSchema"], args, "arguments"); !valid) {
+        ar::Error e = valid.error();
+        e.message = "Invalid arguments for " + name + ": " + e.message + ".";
+        return done(tool_error(e));
+    }
+    if (it->second.async_handler) {
+        auto once = std::make_shared<std::atomic<bool>>(false);
+        auto reply = [this, name, &def, done, once](ar::Result<json> result) {
+            if (once->exchange(true)) return;
+            done(finish(name, def, std::move(result)));
+        };
+        try {
+            it->second.async_handler(agent, args, reply);
+        } catch (const std::exception& ex) {
+            reply(ar::Error{ar::kErrInternal, name + " failed: " + ex.what(), ""});
+        }
+        return;
+    }
+    ar::Result<json> result = ar::Error{ar::kErrInternal, "no result", ""};
+    try {
+        result = it->second.handler(agent, args);
+    } catch (const std::exception& ex) {
+        return done(tool_error({ar::kErrInternal, name + " failed: " + ex.what(), ""}));
+    }
+    done(finish(name, def, std::move(result)));
+}
+
+ToolOutcome ToolRegistry::call(const std::string& agent, const std::string& name,
+                               const nlohmann::json& args) const {
+    // An asynchronous tool's answer, waited for here.
+    std::promise<ToolOutcome> promise;
+    auto future = promise.get_future();
+    call_async(agent, name, args, [&promise](ToolOutcome o) { promise.set_value(std::move(o)); });
+    return future.get();
 }
 
 } // namespace ar::tools

@@ -35,6 +35,14 @@ struct ToolOutcome {
 using ToolHandler =
     std::function<ar::Result<nlohmann::json>(const std::string& agent, const nlohmann::json& args)>;
 
+// Answers an asynchronous tool call, once, from any thread.
+using ToolReply = std::function<void(ar::Result<nlohmann::json>)>;
+// Runs a tool that may answer later (wait_for_message answers when the mail arrives): it must
+// return at once and call reply exactly once.
+using AsyncToolHandler =
+    std::function<void(const std::string& agent, const nlohmann::json& args, ToolReply reply)>;
+using ToolDone = std::function<void(ToolOutcome)>;
+
 class ToolRegistry {
   public:
     // Loads every embedded schema (tools-schema/). Throws std::logic_error if one is malformed:
@@ -43,6 +51,8 @@ class ToolRegistry {
     explicit ToolRegistry(const std::vector<EmbeddedSchema>& schemas);
 
     void set_handler(const std::string& name, ToolHandler h);
+    // A tool with an asynchronous handler is answered through it by call_async (call() waits).
+    void set_async_handler(const std::string& name, AsyncToolHandler h);
 
     // Each {name, title, description, inputSchema, outputSchema, annotations}, sorted by name.
     const std::vector<nlohmann::json>& definitions() const { return definitions_; }
@@ -56,12 +66,18 @@ class ToolRegistry {
     // defect of the handler, which asserts in debug builds and is an internal error otherwise.
     ToolOutcome call(const std::string& agent, const std::string& name,
                      const nlohmann::json& args) const;
+    // As call(), answering through done: before it returns for a synchronous handler, whenever
+    // the tool has its result for an asynchronous one (from whatever thread that is).
+    void call_async(const std::string& agent, const std::string& name, const nlohmann::json& args,
+                    ToolDone done) const;
 
   private:
     struct Tool {
         std::size_t index; // into definitions_
         ToolHandler handler;
+        AsyncToolHandler async_handler;
     };
+    ToolOutcome finish(const std::string& name, const nlohmann::json& def, ar::Result<nlohmann::json> result) const;
     std::vector<nlohmann::json> definitions_;
     std::map<std::string, Tool> tools_;
 };

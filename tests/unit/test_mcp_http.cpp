@@ -1,5 +1,5 @@
-// Tests for MCP over Streamable HTTP: a real httplib::Server on 127.0.0.1 (any free port) in a
-// thread, driven with httplib::Client.
+// Tests for MCP over Streamable HTTP: the real HTTP door (http/door.h) on 127.0.0.1 (any free
+// port), driven with httplib::Client.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 
+#include "http/door.h"
 #include "http/door_guard.h"
 #include "mcp/http_transport.h"
 #include "mcp/server.h"
@@ -45,25 +46,19 @@ class HttpFixture {
             return ar::Result<json>(json{{"messages", json::array()}, {"next_cursor", agent}});
         });
         ar::mcp::mount_http(
-            http_, server_,
+            door_, server_,
             [](const std::string& key) -> std::optional<std::string> {
                 if (key == "key-alice") return "alice";
                 if (key == "key-bob") return "bob";
                 return std::nullopt;
             },
             std::move(options));
-        port_ = http_.bind_to_any_port("127.0.0.1");
+        REQUIRE(door_.bind());
+        port_ = door_.port();
         REQUIRE(port_ > 0);
-        thread_ = std::thread([this] { http_.listen_after_bind(); });
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (!http_.is_running() && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::yield();
-        REQUIRE(http_.is_running());
+        door_.start();
     }
-    ~HttpFixture() {
-        http_.stop();
-        thread_.join();
-    }
+    ~HttpFixture() { door_.stop(); }
 
     httplib::Result post(const json& body, httplib::Headers headers = {},
                          const std::string& key = "key-alice") {
@@ -95,9 +90,8 @@ class HttpFixture {
   private:
     ar::tools::ToolRegistry registry_;
     ar::mcp::McpServer server_{registry_, {"agentrelay", "1.0.0", ""}};
-    httplib::Server http_;
+    ar::http::Door door_{ar::http::DoorOptions{}};
     int port_ = 0;
-    std::thread thread_;
 };
 
 json body_of(const httplib::Result& res) {
