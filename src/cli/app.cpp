@@ -138,6 +138,7 @@ App::App(std::unique_ptr<store::DataDir> data, RelayConfig relay_config, deliver
       background_delivery_(config.background_priority),
       engine_(relay_, std::move(config), clock_, io_) {
     api_.register_all(registry_);
+    mcp_.set_resources(&resources_);
     relay_.on_queued([this](const std::string& agent) { engine_.notify(agent); });
     Metrics::instance().gauge("agentrelay_queue_recipients", "Recipients by delivery status", [this] {
         std::map<std::string, int64_t> out;

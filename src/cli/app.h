@@ -18,6 +18,7 @@
 #include "mcp/server.h"
 #include "store/data_dir.h"
 #include "tools/handlers.h"
+#include "tools/mailbox_resources.h"
 #include "tools/registry.h"
 
 namespace ar::cli {
@@ -61,6 +62,7 @@ class App {
     Relay relay_;
     tools::ToolApi api_;
     tools::ToolRegistry registry_;
+    tools::MailboxResources resources_{api_, relay_, api_.waiters()};
     mcp::McpServer mcp_;
     asio::io_context io_;  // the delivery engine
     asio::io_context doors_io_;

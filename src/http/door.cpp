@@ -163,7 +163,15 @@ struct Door::Impl : std::enable_shared_from_this<Door::Impl> {
         auto events = res.stream;
         auto timer = std::make_shared<net::steady_timer>(io);
         auto gone = std::make_shared<bool>(false);
-        events->attach([this, timer] { net::post(io, [timer] { timer->cancel(); }); });
+        // A wake that comes while the writer is busy must not be lost to a timer not yet
+        // waited on: it leaves a flag the writer checks before it waits (all on the loop).
+        auto woken = std::make_shared<bool>(false);
+        events->attach([this, timer, woken] {
+            net::post(io, [timer, woken] {
+                *woken = true;
+                timer->cancel();
+            });
+        });
         std::string head = "HTTP/1.1 " + std::to_string(res.status) + " " + std::string(reason_phrase(res.status)) + "\r\n";
         for (const auto& [name, value] : res.headers)
             if (!iequals(name, "Connection") && !iequals(name, "Content-Length")) head += name + ": " + value + "\r\n";
@@ -193,8 +201,13 @@ struct Door::Impl : std::enable_shared_from_this<Door::Impl> {
                 pending.clear();
             }
             if (ending) break;
+            if (*woken) {
+                *woken = false;
+                continue;
+            }
             timer->expires_after(std::chrono::seconds(15));
             auto [tec] = co_await timer->async_wait(kTuple);
+            *woken = false;
             if (!tec) pending += ": keep-alive\n\n";
         }
         events->finish();

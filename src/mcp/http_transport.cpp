@@ -133,10 +133,14 @@ int handshake_status(const json& response) {
 }
 
 struct SessionEntry {
-    std::mutex mu; // guards session
+    std::mutex mu; // guards session and stream
     Session session;
     std::string agent;
     Clock::time_point last_used;
+    std::weak_ptr<http::EventStream> stream; // the GET stream notifications go to, if open
+    ~SessionEntry() {
+        if (auto s = stream.lock()) s->close();
+    }
 };
 
 class HttpEndpoint {
@@ -166,12 +170,46 @@ class HttpEndpoint {
         post_handshake(req, res, *agent, body);
     }
 
+    // GET opens the session's notification stream (SSE): resources/updated and list_changed go
+    // there while it is open (a newer GET takes over from an older one). Without sessions, or
+    // in 2026-07-28 (subscriptions/listen instead), 405.
     void get(const http::Request& req, Answer& res) {
-        if (!admit(req, res)) return;
-        res.set_header("Allow", keeps_sessions_for(req) ? "POST, DELETE" : "POST");
-        reply_error(res, 405, rpc::kInvalidRequest,
-                    "Method Not Allowed: this server opens no server-initiated stream; POST "
-                    "messages to this endpoint");
+        auto agent = admit(req, res);
+        if (!agent) return;
+        if (!keeps_sessions_for(req) || !server_.notifies()) {
+            res.set_header("Allow", keeps_sessions_for(req) ? "POST, DELETE" : "POST");
+            return reply_error(res, 405, rpc::kInvalidRequest,
+                               "Method Not Allowed: no server-initiated stream here; POST "
+                               "messages to this endpoint");
+        }
+        std::string accept = lower(req.get_header_value("Accept"));
+        if (!accept.empty() && accept.find("text/event-stream") == std::string::npos && accept.find("*/*") == std::string::npos)
+            return reply_error(res, 406, rpc::kInvalidRequest,
+                               "Not Acceptable: the notification stream is text/event-stream");
+        std::string sid = req.get_header_value("Mcp-Session-Id");
+        if (sid.empty())
+            return reply_error(res, 400, rpc::kInvalidRequest,
+                               "Bad Request: the Mcp-Session-Id header is required; send initialize first");
+        auto entry = find_session(sid, *agent);
+        if (!entry) return reply_error(res, 404, rpc::kInvalidRequest, "Session not found");
+        auto stream = std::make_shared<http::EventStream>();
+        std::shared_ptr<SessionChannel> channel;
+        {
+            std::lock_guard lock(entry->mu);
+            if (auto old = entry->stream.lock()) old->close();
+            entry->stream = stream;
+            server_.open_channel(entry->session,
+                                 [weak = std::weak_ptr<http::EventStream>(stream)](const json& notification) {
+                                     if (auto s = weak.lock()) s->send(rpc::serialize(notification));
+                                 });
+            channel = entry->session.channel;
+        }
+        uint64_t token = channel->sink_token();
+        stream->on_close([weak = std::weak_ptr<SessionChannel>(channel), token] {
+            if (auto c = weak.lock()) c->clear_sink_if(token);
+        });
+        res.status = 200;
+        res.stream = stream;
     }
 
     void del(const http::Request& req, Answer& res) {
@@ -265,6 +303,7 @@ class HttpEndpoint {
                                        kMetaClientCapabilities + "\"] is required",
                                    id);
         }
+        if (method == "subscriptions/listen") return listen(req, res, agent, body, id);
         Session stateless; // handle_async leaves it alone once it has returned
         server_.handle_async(agent, stateless, body, [done = res.defer()](std::optional<json> response) {
             http::Response out;
@@ -334,6 +373,25 @@ class HttpEndpoint {
         });
     }
 
+    // subscriptions/listen: the answer is an SSE stream that starts with the acknowledgement
+    // and carries the notifications asked for until the client goes away.
+    void listen(const http::Request& req, Answer& res, const std::string& agent, const json& body, const json& id) {
+        std::string accept = lower(req.get_header_value("Accept"));
+        if (!accept.empty() && accept.find("text/event-stream") == std::string::npos && accept.find("*/*") == std::string::npos)
+            return reply_error(res, 406, rpc::kInvalidRequest,
+                               "Not Acceptable: subscriptions/listen answers with text/event-stream", id);
+        auto stream = std::make_shared<http::EventStream>();
+        std::weak_ptr<http::EventStream> weak = stream;
+        auto outcome = server_.listen(agent, id, body["params"], [weak](const json& notification) {
+            if (auto s = weak.lock()) s->send(rpc::serialize(notification));
+        });
+        if (auto* error = std::get_if<json>(&outcome)) return reply(res, modern_status(*error), *error);
+        // The watch lives as long as the stream.
+        stream->on_close([watch = std::get<std::shared_ptr<void>>(outcome)]() mutable { watch.reset(); });
+        res.status = 200;
+        res.stream = stream;
+    }
+
     // A JSON-RPC batch: answered in a 2025-03-26 session (or, without sessions, when the
     // request speaks 2025-03-26, as one without MCP-Protocol-Version does); refused otherwise.
     void post_batch(const http::Request& req, Answer& res, const std::string& agent,
@@ -375,6 +433,7 @@ class HttpEndpoint {
         auto response = server_.handle(agent, entry->session, body);
         if (response && response->contains("result")) {
             entry->session.id = new_session_id();
+            entry->session.channel = std::make_shared<SessionChannel>(); // subscriptions, notifications
             res.set_header("Mcp-Session-Id", entry->session.id);
             store_session(entry);
         }

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <variant>
 
 #include "mcp/jsonrpc.h"
 
@@ -114,10 +115,10 @@ void McpServer::handle_async(const std::string& agent, Session& session, const j
     } catch (const std::exception& e) {
         return done(rpc::make_error(id, rpc::kInternalError, std::string("Internal error: ") + e.what()));
     }
-    done(handle_now(session, message));
+    done(handle_now(agent, session, message));
 }
 
-std::optional<json> McpServer::handle_now(Session& session, const json& message) {
+std::optional<json> McpServer::handle_now(const std::string& agent, Session& session, const json& message) {
     json id;
     try {
         auto classified = rpc::classify(message, &id);
@@ -130,8 +131,8 @@ std::optional<json> McpServer::handle_now(Session& session, const json& message)
             return std::nullopt;
         }
         if (m.method == "initialize") return initialize(session, m.id, m.params);
-        if (declared_in_params(m.params)) return dispatch_modern(m.id, m.method, m.params);
-        return dispatch_handshake(m.id, m.method, m.params);
+        if (declared_in_params(m.params)) return dispatch_modern(agent, m.id, m.method, m.params);
+        return dispatch_handshake(agent, session, m.id, m.method, m.params);
     } catch (const std::exception& e) {
         return rpc::make_error(id, rpc::kInternalError, std::string("Internal error: ") + e.what());
     }
@@ -177,10 +178,11 @@ std::optional<std::string> McpServer::handle_text(const std::string& agent, Sess
     return rpc::serialize(*response);
 }
 
-json McpServer::dispatch_handshake(const json& id,
+json McpServer::dispatch_handshake(const std::string& agent, Session& session, const json& id,
                                    const std::string& method, const json& params) {
     if (method == "ping") return rpc::make_result(id, json::object());
     if (method == "tools/list") return list_tools(id, params, false);
+    if (resources_ && method.rfind("resources/", 0) == 0) return resource_method(agent, &session, id, method, params);
     if (method == "server/discover")
         return invalid_params(id, std::string("server/discover needs params._meta[\"") +
                                       kMetaProtocolVersion + "\"] and [\"" +
@@ -213,19 +215,24 @@ void McpServer::decorate_modern(json& response) const {
     }
 }
 
-json McpServer::dispatch_modern(const json& id, const std::string& method,
+json McpServer::dispatch_modern(const std::string& agent, const json& id, const std::string& method,
                                 const json& params) {
     if (auto refused = modern_precheck(id, params)) return std::move(*refused);
     json response;
     if (method == "server/discover") {
         json result{{"supportedVersions", supported_versions()},
-                    {"capabilities", {{"tools", json::object()}}},
+                    {"capabilities", resources_ ? json{{"tools", json::object()},
+                                                       {"resources", {{"subscribe", true}, {"listChanged", true}}}}
+                                                : json{{"tools", json::object()}}},
                     {"ttlMs", kListTtlMs},
                     {"cacheScope", "public"}};
         if (!identity_.instructions.empty()) result["instructions"] = identity_.instructions;
         response = rpc::make_result(id, std::move(result));
     } else if (method == "tools/list") {
         response = list_tools(id, params, true);
+    } else if (resources_ && (method == "resources/list" || method == "resources/read" ||
+                              method == "resources/templates/list")) {
+        response = resource_method(agent, nullptr, id, method, params);
     } else {
         return rpc::make_error(id, rpc::kMethodNotFound, "Method not found: " + method);
     }
@@ -242,11 +249,138 @@ json McpServer::initialize(Session& session, const json& id, const json& params)
     std::string asked = params["protocolVersion"].get<std::string>();
     session.protocol_version = is_handshake_version(asked) ? asked : kLatestHandshakeVersion;
     session.initialized = false;
-    json result{{"protocolVersion", session.protocol_version},
-                {"capabilities", {{"tools", {{"listChanged", false}}}}},
-                {"serverInfo", server_info()}};
+    json caps{{"tools", {{"listChanged", false}}}};
+    if (resources_) caps["resources"] = {{"subscribe", true}, {"listChanged", true}};
+    json result{{"protocolVersion", session.protocol_version}, {"capabilities", caps}, {"serverInfo", server_info()}};
     if (!identity_.instructions.empty()) result["instructions"] = identity_.instructions;
     return rpc::make_result(id, std::move(result));
+}
+
+// resources/*: `session` is null in the 2026-07-28 era (no subscriptions there), whose results
+// carry ttlMs and cacheScope and whose unknown resource is -32602 rather than -32002.
+json McpServer::resource_method(const std::string& agent, Session* session, const json& id, const std::string& method,
+                                const json& params) {
+    bool modern = session == nullptr;
+    auto not_found = [&](const std::string& uri) {
+        return rpc::make_error(id, modern ? rpc::kInvalidParams : kResourceNotFound, "Resource not found: " + uri,
+                               json{{"uri", uri}});
+    };
+    auto cached = [&](json result) {
+        if (modern) {
+            result["ttlMs"] = 0; // the mailbox changes with every arrival
+            result["cacheScope"] = "private";
+        }
+        return rpc::make_result(id, std::move(result));
+    };
+    if (method == "resources/list") {
+        std::optional<std::string> cursor;
+        if (params.is_object() && params.contains("cursor") && !params["cursor"].is_null()) {
+            if (!params["cursor"].is_string()) return invalid_params(id, "params.cursor must be a string");
+            cursor = params["cursor"].get<std::string>();
+        }
+        auto page = resources_->list(agent, cursor);
+        if (!page) return invalid_params(id, page.error().message);
+        // A session that lists resources is told when the list changes (list_changed).
+        if (session && session->channel) ensure_watch(agent, *session->channel);
+        return cached(std::move(*page));
+    }
+    if (method == "resources/templates/list") return cached(json{{"resourceTemplates", resources_->templates()}});
+    if (!params.is_object() || !params.contains("uri") || !params["uri"].is_string())
+        return invalid_params(id, method + " needs params.uri, a string");
+    std::string uri = params["uri"].get<std::string>();
+    if (method == "resources/read") {
+        auto contents = resources_->read(agent, uri);
+        if (!contents) {
+            if (contents.error().code == ar::kErrNotFound) return not_found(uri);
+            return rpc::make_error(id, rpc::kInternalError, contents.error().message);
+        }
+        return cached(std::move(*contents));
+    }
+    if (!modern && (method == "resources/subscribe" || method == "resources/unsubscribe")) {
+        if (!session->channel)
+            return rpc::make_error(id, rpc::kInvalidRequest,
+                                   "Invalid Request: this session cannot receive notifications (open an MCP session)");
+        if (!resources_->known(uri)) return not_found(uri);
+        if (method == "resources/subscribe") {
+            session->channel->subscribe(uri);
+            ensure_watch(agent, *session->channel);
+        } else {
+            session->channel->unsubscribe(uri);
+        }
+        return rpc::make_result(id, json::object());
+    }
+    return rpc::make_error(id, rpc::kMethodNotFound, "Method not found: " + method);
+}
+
+void McpServer::ensure_watch(const std::string& agent, SessionChannel& channel) {
+    if (!resources_ || channel.watching()) return;
+    // The watch holds the channel weakly: a session that ends takes its watch with it.
+    std::weak_ptr<SessionChannel> weak = channel.weak_from_this();
+    channel.keep_watch(resources_->watch(agent, [weak] {
+        auto ch = weak.lock();
+        if (!ch || !ch->has_sink()) return;
+        for (const auto& uri : ch->subscriptions())
+            if (uri == kInboxUri)
+                ch->send(json{{"jsonrpc", "2.0"}, {"method", "notifications/resources/updated"}, {"params", {{"uri", uri}}}});
+        ch->send(json{{"jsonrpc", "2.0"}, {"method", "notifications/resources/list_changed"}});
+    }));
+}
+
+std::variant<json, std::shared_ptr<void>> McpServer::listen(const std::string& agent, const json& id,
+                                                            const json& params, SessionChannel::Sink sink) {
+    if (auto refused = modern_precheck(id, params)) return std::move(*refused);
+    if (!resources_) return rpc::make_error(id, rpc::kMethodNotFound, "Method not found: subscriptions/listen");
+    if (!params.contains("notifications") || !params["notifications"].is_object())
+        return invalid_params(id, "subscriptions/listen needs params.notifications, an object (the filter)");
+    const json& want = params["notifications"];
+    json accepted = json::object();
+    bool list_changed = false;
+    std::vector<std::string> uris;
+    for (const auto& [key, value] : want.items()) {
+        if (key == "resourcesListChanged") {
+            if (!value.is_boolean()) return invalid_params(id, "notifications.resourcesListChanged must be a boolean");
+            list_changed = value.get<bool>();
+            if (list_changed) accepted[key] = true;
+        } else if (key == "resourceSubscriptions") {
+            if (!value.is_array()) return invalid_params(id, "notifications.resourceSubscriptions must be an array of uris");
+            for (const auto& u : value) {
+                if (!u.is_string()) return invalid_params(id, "notifications.resourceSubscriptions must be an array of uris");
+                if (!resources_->known(u.get<std::string>()))
+                    return rpc::make_error(id, rpc::kInvalidParams, "Resource not found: " + u.get<std::string>(),
+                                           json{{"uri", u}});
+                uris.push_back(u.get<std::string>());
+            }
+            accepted[key] = uris;
+        } else if (key == "toolsListChanged" || key == "promptsListChanged") {
+            // The tools change only with the binary, and there are no prompts: nothing to send.
+            if (!value.is_boolean()) return invalid_params(id, "notifications." + key + " must be a boolean");
+        } else {
+            return invalid_params(id, "notifications." + key + " is not a notification filter");
+        }
+    }
+    json meta{{kMetaSubscriptionId, id}};
+    sink(json{{"jsonrpc", "2.0"},
+              {"method", "notifications/subscriptions/acknowledged"},
+              {"params", {{"_meta", meta}, {"notifications", accepted}}}});
+    return resources_->watch(agent, [sink, meta, list_changed, uris] {
+        for (const auto& uri : uris)
+            if (uri == kInboxUri)
+                sink(json{{"jsonrpc", "2.0"},
+                          {"method", "notifications/resources/updated"},
+                          {"params", {{"uri", uri}, {"_meta", meta}}}});
+        if (list_changed)
+            sink(json{{"jsonrpc", "2.0"}, {"method", "notifications/resources/list_changed"}, {"params", {{"_meta", meta}}}});
+    });
+}
+
+json McpServer::listen_closed(const json& id) const {
+    json result{{"resultType", "complete"}, {"_meta", {{kMetaSubscriptionId, id}, {kMetaServerInfo, server_info()}}}};
+    return rpc::make_result(id, std::move(result));
+}
+
+void McpServer::open_channel(Session& session, SessionChannel::Sink sink) {
+    if (!session.channel) session.channel = std::make_shared<SessionChannel>();
+    session.channel->set_sink(std::move(sink));
 }
 
 json McpServer::list_tools(const json& id, const json& params, bool modern) {

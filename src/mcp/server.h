@@ -17,12 +17,14 @@
 
 #include <functional>
 #include <optional>
+#include <variant>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "mcp/resources.h"
 #include "tools/registry.h"
 
 namespace ar::mcp {
@@ -34,6 +36,7 @@ inline constexpr const char* kDefaultHttpVersion = "2025-03-26";
 inline constexpr const char* kMetaProtocolVersion = "io.modelcontextprotocol/protocolVersion";
 inline constexpr const char* kMetaClientCapabilities = "io.modelcontextprotocol/clientCapabilities";
 inline constexpr const char* kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
+inline constexpr const char* kMetaSubscriptionId = "io.modelcontextprotocol/subscriptionId";
 
 // Every revision this server speaks, newest first.
 const std::vector<std::string>& supported_versions();
@@ -51,16 +54,40 @@ struct ServerIdentity {
     std::string instructions; // empty: none sent
 };
 
+// The handshake era's error for an unknown resource (-32602 in 2026-07-28).
+inline constexpr int kResourceNotFound = -32002;
+
 // Per-connection state of the handshake era: the stdio process, or one HTTP session.
 struct Session {
     std::string protocol_version; // negotiated at initialize; empty before
     bool initialized = false;     // notifications/initialized received
     std::string id;               // the HTTP Mcp-Session-Id, if any
+    // Subscriptions and the way notifications go back, shared by every copy of the session;
+    // null for a session that cannot be told anything (HTTP without sessions).
+    std::shared_ptr<SessionChannel> channel;
 };
 
 class McpServer {
   public:
     McpServer(const ar::tools::ToolRegistry& tools, ServerIdentity identity);
+    // Serves resources (resources/list, read, templates/list, subscribe, unsubscribe) from
+    // `provider`, which must outlive the server; without one, none are declared.
+    void set_resources(ResourceProvider* provider) { resources_ = provider; }
+    // Whether there is anything to notify a client of (a GET stream is worth opening).
+    bool notifies() const { return resources_ != nullptr; }
+    // Notifications for `session` go to `sink` from now on (stdout, an HTTP GET stream). The
+    // agent's resources are watched for the session once it lists them (list_changed) or
+    // subscribes to one (resources/updated), as long as the session lasts: a client that only
+    // calls tools is never sent anything it did not ask for.
+    void open_channel(Session& session, SessionChannel::Sink sink);
+    // subscriptions/listen (2026-07-28), whose answer is a stream: checks the request (an error
+    // response), else sends notifications/subscriptions/acknowledged through `sink` and returns
+    // the watch that sends the chosen notifications there, each tagged with the subscription
+    // id (the request's id), until it is dropped.
+    std::variant<nlohmann::json, std::shared_ptr<void>> listen(const std::string& agent, const nlohmann::json& id,
+                                                               const nlohmann::json& params, SessionChannel::Sink sink);
+    // The result that ends a subscription gracefully (the last message of its stream).
+    nlohmann::json listen_closed(const nlohmann::json& id) const;
 
     // Handles one JSON-RPC message (already parsed) for `agent`. Returns the response, or
     // nullopt for notifications and responses.
@@ -91,16 +118,20 @@ class McpServer {
     const ServerIdentity& identity() const { return identity_; }
 
   private:
-    nlohmann::json dispatch_handshake(const nlohmann::json& id,
+    nlohmann::json dispatch_handshake(const std::string& agent, Session& session, const nlohmann::json& id,
                                       const std::string& method, const nlohmann::json& params);
-    nlohmann::json dispatch_modern(const nlohmann::json& id,
+    nlohmann::json dispatch_modern(const std::string& agent, const nlohmann::json& id,
                                    const std::string& method, const nlohmann::json& params);
     nlohmann::json initialize(Session& session, const nlohmann::json& id,
                               const nlohmann::json& params);
     nlohmann::json list_tools(const nlohmann::json& id, const nlohmann::json& params, bool modern);
     void call_tool(const std::string& agent, const nlohmann::json& id, const nlohmann::json& params,
                    std::function<void(nlohmann::json)> done);
-    std::optional<nlohmann::json> handle_now(Session& session, const nlohmann::json& message);
+    std::optional<nlohmann::json> handle_now(const std::string& agent, Session& session,
+                                             const nlohmann::json& message);
+    nlohmann::json resource_method(const std::string& agent, Session* session, const nlohmann::json& id,
+                                   const std::string& method, const nlohmann::json& params);
+    void ensure_watch(const std::string& agent, SessionChannel& channel);
     // A 2026-07-28 request's version and capability checks: the error, or nullopt.
     std::optional<nlohmann::json> modern_precheck(const nlohmann::json& id, const nlohmann::json& params) const;
     // resultType and the server's identity in a 2026-07-28 result.
@@ -109,6 +140,7 @@ class McpServer {
 
     const ar::tools::ToolRegistry& tools_;
     ServerIdentity identity_;
+    ResourceProvider* resources_ = nullptr;
 };
 
 } // namespace ar::mcp

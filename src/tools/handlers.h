@@ -30,6 +30,9 @@ class ToolApi {
     void wait_for_message(const store::AgentRecord& agent, const nlohmann::json& args, ToolReply reply);
     Result<nlohmann::json> list_events(const store::AgentRecord& agent, const nlohmann::json& args);
 
+    // Who waits for mail (wait_for_message, resource watches).
+    InboxWaiters& waiters() { return waiters_; }
+
     // Registers every tool above with the registry.
     void register_all(ToolRegistry& registry);
 

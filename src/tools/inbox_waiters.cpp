@@ -29,6 +29,7 @@ struct InboxWaiters::Impl : std::enable_shared_from_this<InboxWaiters::Impl> {
     struct Waiter {
         Waiter(asio::io_context& io, std::string a, Attempt at) : agent(std::move(a)), attempt(std::move(at)), timer(io) {}
         std::string agent;
+        uint64_t id = 0;
         Attempt attempt;
         asio::steady_timer timer;
         bool busy = false;    // an attempt is running
@@ -43,6 +44,8 @@ struct InboxWaiters::Impl : std::enable_shared_from_this<InboxWaiters::Impl> {
     asio::thread_pool attempts{2};
     std::thread thread;
     std::unordered_multimap<std::string, WaiterPtr> by_agent; // io thread only
+    std::unordered_map<uint64_t, WaiterPtr> by_id;              // io thread only
+    std::atomic<uint64_t> next_id{0};
     std::unordered_map<std::string, std::shared_ptr<asio::steady_timer>> settle; // io thread only
     std::atomic<std::size_t> count{0};
     int inotify_fd = -1;
@@ -83,6 +86,7 @@ struct InboxWaiters::Impl : std::enable_shared_from_this<InboxWaiters::Impl> {
         if (w->done) return;
         w->done = true;
         w->timer.cancel();
+        by_id.erase(w->id);
         auto range = by_agent.equal_range(w->agent);
         for (auto it = range.first; it != range.second; ++it)
             if (it->second == w) {
@@ -192,6 +196,7 @@ InboxWaiters::~InboxWaiters() {
             w->timer.cancel();
         }
         impl->by_agent.clear();
+        impl->by_id.clear();
         if (impl->watch) impl->watch->close();
         if (impl->poll) impl->poll->cancel();
         for (auto& [agent, t] : impl->settle)
@@ -205,12 +210,15 @@ InboxWaiters::~InboxWaiters() {
     if (impl->thread.joinable()) impl->thread.join();
 }
 
-void InboxWaiters::wait(const std::string& agent, std::chrono::steady_clock::time_point deadline, Attempt attempt) {
+uint64_t InboxWaiters::wait(const std::string& agent, std::chrono::steady_clock::time_point deadline, Attempt attempt) {
     auto impl = impl_;
     impl->count.fetch_add(1);
-    asio::post(impl->io, [impl, agent, deadline, attempt = std::move(attempt)]() mutable {
+    uint64_t id = ++impl->next_id;
+    asio::post(impl->io, [impl, agent, id, deadline, attempt = std::move(attempt)]() mutable {
         auto w = std::make_shared<Impl::Waiter>(impl->io, agent, std::move(attempt));
+        w->id = id;
         impl->by_agent.emplace(agent, w);
+        impl->by_id.emplace(id, w);
         w->timer.expires_at(deadline);
         w->timer.async_wait([impl, w](const asio::error_code& ec) {
             if (!ec) impl->run_attempt(w, true);
@@ -218,6 +226,16 @@ void InboxWaiters::wait(const std::string& agent, std::chrono::steady_clock::tim
         // Registered: whatever arrives from now on wakes it. One look now covers what came
         // between the caller's own look and this moment.
         impl->run_attempt(w, false);
+    });
+    return id;
+}
+
+void InboxWaiters::cancel(uint64_t id) {
+    std::weak_ptr<Impl> weak = impl_;
+    asio::post(impl_->io, [weak, id] {
+        auto impl = weak.lock();
+        if (!impl) return;
+        if (auto it = impl->by_id.find(id); it != impl->by_id.end()) impl->finish(it->second);
     });
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,7 +31,10 @@ class InboxWaiters {
     InboxWaiters(const InboxWaiters&) = delete;
     InboxWaiters& operator=(const InboxWaiters&) = delete;
 
-    void wait(const std::string& agent, std::chrono::steady_clock::time_point deadline, Attempt attempt);
+    // Returns the waiter's id, for cancel().
+    uint64_t wait(const std::string& agent, std::chrono::steady_clock::time_point deadline, Attempt attempt);
+    // Ends a waiter without a last attempt (a watch nobody needs any more).
+    void cancel(uint64_t id);
     // Mail may have reached `agent`'s inbox.
     void notify(const std::string& agent);
     // Waiters registered and not yet answered.

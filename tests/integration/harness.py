@@ -4,6 +4,7 @@ Tests start the real binary and real peers on loopback only (127.0.0.1). Nothing
 fixed time: every wait is a condition polled until a deadline.
 """
 import json
+import unittest
 import os
 import shutil
 import socket
@@ -232,6 +233,26 @@ class Serve:
 
     def stop(self):
         self.process.stop()
+
+
+class ServeCase(unittest.TestCase):
+    """A test class with one data dir, its agents (AGENTS: each becomes cls.NAME, a dict from
+    DataDir.create_agent) and one `agentrelay serve` with SERVE_ARGS, for all its tests."""
+    DOMAIN = "agents.test"
+    AGENTS = ("alice", "bob")
+    SERVE_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.data = DataDir(cls.DOMAIN)
+        for name in cls.AGENTS:
+            setattr(cls, name, cls.data.create_agent(name))
+        cls.serve = Serve(cls.data, list(cls.SERVE_ARGS))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.serve.stop()
+        cls.data.close()
 
 
 def bearer(agent):

@@ -3,21 +3,10 @@ import concurrent.futures
 import subprocess
 import unittest
 
-from harness import BIN, DataDir, Serve, http
+from harness import BIN, ServeCase, http
 
 
-class HttpApiTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.data = DataDir("agents.test")
-        cls.alice = cls.data.create_agent("alice")
-        cls.bob = cls.data.create_agent("bob")
-        cls.serve = Serve(cls.data)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.serve.stop()
-        cls.data.close()
+class HttpApiTest(ServeCase):
 
     def auth(self, who):
         return {"Authorization": "Bearer " + who["api_key"]}
@@ -128,8 +117,16 @@ class HttpApiTest(unittest.TestCase):
         status, _, _ = http("POST", url, {"jsonrpc": "2.0", "id": 4, "method": "ping"},
                             dict(hdrs, Origin="https://evil.example"))
         self.assertEqual(status, 403)
-        status, _, _ = http("GET", url, headers=hdrs)
-        self.assertEqual(status, 405)
+        # GET opens the session's notification stream (text/event-stream), kept open.
+        from http.client import HTTPConnection
+        from urllib.parse import urlparse
+        u = urlparse(url)
+        conn = HTTPConnection(u.hostname, u.port, timeout=10)
+        conn.request("GET", u.path, headers=hdrs)
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        self.assertTrue(resp.getheader("Content-Type").startswith("text/event-stream"))
+        conn.close()
 
 
 if __name__ == "__main__":

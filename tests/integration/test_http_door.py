@@ -11,7 +11,7 @@ import time
 import unittest
 import uuid
 
-from harness import DataDir, McpStdio, Serve, bearer, http, wait_for
+from harness import DataDir, McpStdio, Serve, bearer, http
 
 DOMAIN = "agents.test"
 

@@ -5,14 +5,13 @@ none is held up behind the waiters, each waiter is woken by its own message, and
 threads stay under a fixed bound while all of them wait. Loopback only."""
 import asyncio
 import json
-import os
 import resource
 import statistics
 import time
 import unittest
 import uuid
 
-from harness import DataDir, Serve, wait_for
+from harness import DataDir, Serve
 
 DOMAIN = "agents.test"
 WAITERS = 1000

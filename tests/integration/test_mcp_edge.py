@@ -100,11 +100,23 @@ class McpHttpEdgeTest(unittest.TestCase):
             self.assertIsNone(body, message)
             self.assertIn(h.get("Content-Length", "0"), ("0", None))
 
-    def test_get_is_405(self):
+    def test_get_opens_the_session_s_notification_stream(self):
+        from http.client import HTTPConnection
+        from urllib.parse import urlparse
         hdrs = self.open_session()
-        status, h, _ = http("GET", self.url, headers=dict(hdrs, Accept="text/event-stream"))
-        self.assertEqual(status, 405)
-        self.assertIn("POST", h.get("Allow", ""))
+        u = urlparse(self.url)
+        conn = HTTPConnection(u.hostname, u.port, timeout=10)
+        conn.request("GET", u.path, headers=dict(hdrs, Accept="text/event-stream"))
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        self.assertTrue(resp.getheader("Content-Type").startswith("text/event-stream"))
+        conn.close()
+        # Not an event-stream client: 406; no session: 400.
+        status, _, _ = http("GET", self.url, headers=dict(hdrs, Accept="application/json"))
+        self.assertEqual(status, 406)
+        no_session = {k: v for k, v in hdrs.items() if k != "Mcp-Session-Id"}
+        status, _, _ = http("GET", self.url, headers=dict(no_session, Accept="text/event-stream"))
+        self.assertEqual(status, 400)
 
     def test_foreign_origin_is_403_and_local_ones_pass(self):
         status, _, _ = self.ping(self.headers(Origin="https://evil.example"))
@@ -172,7 +184,7 @@ class McpHttpEdgeTest(unittest.TestCase):
         self.assertIn(MODERN, body["error"]["data"]["supported"])
 
     def test_modern_unknown_method_is_404(self):
-        status, _, body = self.modern("resources/list", modern_params())
+        status, _, body = self.modern("prompts/list", modern_params())
         self.assertEqual(status, 404, body)
         self.assertEqual(body["error"]["code"], -32601)
 

@@ -4,6 +4,8 @@ tests/integration/node against the real binary, over stdio and Streamable HTTP.
   conformance.mjs         @modelcontextprotocol/sdk 1.32.2 (the handshake era, 2025-11-25)
   conformance-modern.mjs  @modelcontextprotocol/client 2.4.0 (2026-07-28: auto and pinned
                           negotiation, plus its legacy mode)
+  subscribe.mjs           @modelcontextprotocol/sdk 1.32.2: the mailbox as resources, a
+                          subscription to mailbox://inbox and its notifications (stdio, HTTP)
 
 Each script lists the tools, calls every tool with the SDK checking structuredContent against
 the outputSchema, and exits 0 only when every check passed. The packages come from
@@ -43,6 +45,11 @@ class McpSdkConformanceTest(unittest.TestCase):
 
     def test_sdk_1_handshake_era(self):
         self.run_script("conformance.mjs")
+
+    def test_sdk_3_subscriptions(self):
+        out = self.run_script("subscribe.mjs")
+        for transport in ("stdio", "http"):
+            self.assertIn(f"{transport}: passed", out)
 
     def test_client_2_modern_era(self):
         out = self.run_script("conformance-modern.mjs")
