@@ -35,6 +35,8 @@ The long-running relay: every listener named, plus the delivery engine.
   --http-host NAME          a name browsers may reach --http by (repeatable; localhost and IP
                             addresses always pass): a browser request naming any other Host
                             is refused (403), against DNS rebinding
+  --webhook-allow-private   webhooks agents register over REST may target private, loopback
+                            and reserved addresses (the operator's own network)
   --submission ADDR:PORT    SMTP submission, STARTTLS required before AUTH
   --submissions ADDR:PORT   SMTP submission over implicit TLS
   --inbound ADDR:PORT       MX for the hosted domain (agents' inboxes, bounces)
@@ -121,7 +123,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     auto specs = delivery_flags();
     for (FlagSpec f : std::vector<FlagSpec>{{"data"}, {"http"}, {"submission"}, {"submissions"}, {"inbound"},
                                             {"tls-cert"}, {"tls-key"}, {"trusted-network", true, true},
-                                            {"smtp-client-limit"}, {"smtp-session-limit"}, {"http-host", true, true}, {"help", false}})
+                                            {"smtp-client-limit"}, {"smtp-session-limit"}, {"http-host", true, true}, {"webhook-allow-private", false}, {"help", false}})
         specs.push_back(f);
     auto args = Args::parse(argv, specs);
     if (!args) throw UsageError{args.error().message};
@@ -204,7 +206,9 @@ int cmd_serve(const std::vector<std::string>& argv) {
                 return a->name;
             },
             mcp::HttpOptions{});
-        http::mount_rest(*door, app.relay(), app.api(), app.registry());
+        http::RestOptions rest;
+        rest.webhook_allow_private = args->has("webhook-allow-private");
+        http::mount_rest(*door, app.relay(), app.api(), app.registry(), rest);
         if (auto st = door->bind(); !st) {
             std::cerr << "agentrelay: --http: " << st.error().message << "\n";
             return 1;

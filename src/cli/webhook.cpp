@@ -7,8 +7,8 @@
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "webhooks/registry.h"
 #include "webhooks/sender.h"
-#include "webhooks/signature.h"
 #include "webhooks/target.h"
 
 namespace ar::cli {
@@ -74,42 +74,16 @@ int cmd_webhook(const std::vector<std::string>& argv) {
     SystemClock clock;
 
     if (action == "add") {
-        auto target = webhooks::parse_url(pos[1]);
-        if (!target) throw UsageError{target.error().message};
-        bool allow_private = args->has("allow-private");
-        if (auto checked = webhooks::check_target(*target, allow_private); !checked) return fail(checked.error().message);
-        store::WebhookRecord w;
-        w.id = ordered_id("wh_", clock.now_ms());
-        w.agent = args->get("agent").value_or("");
-        if (!w.agent.empty()) {
-            auto agent = control.find_agent(w.agent);
-            if (!agent || agent->revoked_at) return fail("no active agent named '" + w.agent + "'");
-        }
-        w.url = pos[1];
-        w.secret = webhooks::new_secret();
-        w.allow_private = allow_private;
-        w.created_at = clock.now_ms();
-        if (auto st = control.add_webhook(w); !st) return fail(st.error().message);
-        std::cout << nlohmann::json{{"id", w.id}, {"url", w.url}, {"agent", w.agent.empty() ? "*" : w.agent},
-                                    {"secret", w.secret}}.dump()
-                  << "\n";
+        if (!webhooks::parse_url(pos[1])) throw UsageError{webhooks::parse_url(pos[1]).error().message};
+        auto hook = webhooks::create(control, pos[1], args->get("agent").value_or(""), args->has("allow-private"),
+                                     clock.now_ms());
+        if (!hook) return fail(hook.error().message);
+        std::cout << webhooks::created(*hook).dump() << "\n";
         return 0;
     }
     if (action == "list") {
-        for (const auto& w : control.webhooks()) {
-            nlohmann::json feeds = nlohmann::json::array();
-            for (const auto& c : control.webhook_cursors(w.id)) {
-                nlohmann::json f = {{"agent", c.agent}, {"failures", c.failures}, {"last_error", c.last_error}};
-                if (c.last_seq > 0) f["last_delivered"] = webhooks::delivery_id(c.agent, c.last_seq);
-                if (c.next_attempt_at > 0) f["next_attempt_at"] = format_rfc3339(c.next_attempt_at);
-                if (c.last_success_at) f["last_success_at"] = format_rfc3339(*c.last_success_at);
-                feeds.push_back(std::move(f));
-            }
-            std::cout << nlohmann::json{{"id", w.id}, {"url", w.url}, {"agent", w.agent.empty() ? "*" : w.agent},
-                                        {"allow_private", w.allow_private},
-                                        {"created_at", format_rfc3339(w.created_at)}, {"feeds", feeds}}.dump()
-                      << "\n";
-        }
+        for (const auto& w : control.webhooks())
+            std::cout << webhooks::describe(control, w).dump() << "\n";
         return 0;
     }
     if (action == "remove") {

@@ -3,7 +3,9 @@
 #include <strings.h>
 
 #include "core/metrics.h"
+#include "relay/events.h"
 #include "tools/schema_validator.h"
+#include "webhooks/registry.h"
 
 namespace ar::http {
 
@@ -90,10 +92,118 @@ Result<json> query_args(const Request& req, const json& schema) {
     return args;
 }
 
+std::optional<store::AgentRecord> authenticated(Relay& relay, const Request& req, Response& res) {
+    auto agent = relay.authenticate(bearer(req));
+    if (!agent)
+        send_error(res, Error{kErrUnauthorized, "missing or invalid API key: send Authorization: Bearer <api key>", ""});
+    return agent;
+}
+
+// GET /v1/events/stream: the agent's events as Server-Sent Events (id: the event id, event: its
+// type, data: the event as GET /v1/events shows it), first those after ?after= or Last-Event-ID
+// (a reconnecting EventSource sends it), then each as it is stored, from any process: it
+// wakes with the agent's database (inbox_waiters.h) and holds no thread in between.
+void mount_event_stream(Door& server, Relay& relay, tools::ToolApi& api) {
+    server.route("GET", "/v1/events/stream", Handler([&relay, &api](Request& req, Reply reply) {
+        Metrics::instance().add("agentrelay_http_requests_total", "{api=\"rest\",tool=\"events_stream\"}");
+        Response res;
+        auto agent = authenticated(relay, req, res);
+        if (!agent) return reply(std::move(res));
+        std::optional<std::string> after;
+        if (req.has_param("after"))
+            after = req.get_param_value("after");
+        else if (req.has_header("Last-Event-ID"))
+            after = req.get_header_value("Last-Event-ID");
+        std::vector<std::string> types;
+        std::string list = req.get_param_value("types");
+        for (std::size_t start = 0; start < list.size();) {
+            std::size_t comma = std::min(list.find(',', start), list.size());
+            if (comma > start) types.push_back(list.substr(start, comma - start));
+            start = comma + 1;
+        }
+        // Checks the cursor and the types before the stream starts: an error is a plain answer.
+        if (auto first = relay.events(*agent, after, types, 1); !first) {
+            send_error(res, first.error());
+            return reply(std::move(res));
+        }
+        auto stream = std::make_shared<EventStream>();
+        struct Feed {
+            std::optional<std::string> after;
+        };
+        auto feed = std::make_shared<Feed>(Feed{after});
+        std::weak_ptr<EventStream> weak = stream;
+        // Sends what is new; true once the stream is gone (the waiter then ends).
+        auto pump = [&relay, record = *agent, types, feed, weak]() {
+            for (;;) {
+                auto s = weak.lock();
+                if (!s || s->closed()) return true;
+                auto page = relay.events(record, feed->after, types, 100);
+                if (!page) return false;
+                for (const auto& e : page->events) {
+                    std::string id = event_id(e.seq);
+                    s->send(tools::event_json(e).dump(), e.type, id);
+                    feed->after = id;
+                }
+                if (page->events.size() < 100) return false;
+            }
+        };
+        pump();
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(24 * 365 * 10);
+        auto& waiters = api.waiters();
+        uint64_t id = waiters.wait(agent->name, deadline, [pump](bool timed_out) { return pump() || timed_out; });
+        stream->on_close([&waiters, id] { waiters.cancel(id); });
+        res.status = 200;
+        res.stream = stream;
+        reply(std::move(res));
+    }));
+}
+
+// An agent's own webhooks: POST /v1/webhooks {url}, GET /v1/webhooks, DELETE /v1/webhooks/{id}.
+void mount_webhooks(Door& server, Relay& relay, RestOptions options) {
+    server.route("POST", "/v1/webhooks", SyncHandler([&relay, options](const Request& req, Response& res) {
+        auto agent = authenticated(relay, req, res);
+        if (!agent) return;
+        auto body = json::parse(req.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object() || !body.contains("url") || !body["url"].is_string())
+            return send_error(res, Error{kErrInvalid, "the body must be {\"url\": \"https://...\"}", "url"});
+        auto hook = webhooks::create(relay.data().control(), body["url"].get<std::string>(), agent->name,
+                                     options.webhook_allow_private, relay.clock().now_ms());
+        if (!hook) {
+            Error e = hook.error();
+            if (e.code != kErrInternal) e.code = kErrInvalid, e.field = "url";
+            return send_error(res, e);
+        }
+        send_json(res, 201, webhooks::created(*hook));
+    }));
+    server.route("GET", "/v1/webhooks", SyncHandler([&relay](const Request& req, Response& res) {
+        auto agent = authenticated(relay, req, res);
+        if (!agent) return;
+        auto& control = relay.data().control();
+        json out = json::array();
+        for (const auto& w : control.webhooks())
+            if (w.agent == agent->name) out.push_back(webhooks::describe(control, w));
+        send_json(res, 200, json{{"webhooks", out}});
+    }));
+    server.route("DELETE", R"(/v1/webhooks/([^/]+))", SyncHandler([&relay](const Request& req, Response& res) {
+        auto agent = authenticated(relay, req, res);
+        if (!agent) return;
+        auto& control = relay.data().control();
+        const std::string& id = req.matches.at(0);
+        bool mine = false;
+        for (const auto& w : control.webhooks())
+            if (w.id == id && w.agent == agent->name) mine = true;
+        // Another agent's webhook, or the operator's, reads as not found.
+        if (!mine) return send_error(res, Error{kErrNotFound, "no webhook with id '" + id + "'", ""});
+        auto removed = control.remove_webhook(id);
+        if (!removed) return send_error(res, removed.error());
+        send_json(res, 200, json{{"id", id}, {"removed", true}});
+    }));
+}
+
 }  // namespace
 
-void mount_rest(Door& server, Relay& relay, tools::ToolApi& api,
-                const tools::ToolRegistry& registry) {
+void mount_rest(Door& server, Relay& relay, tools::ToolApi& api, const tools::ToolRegistry& registry,
+                RestOptions options) {
     using Call = Result<json> (tools::ToolApi::*)(const store::AgentRecord&, const json&);
     // One handler shape for every authenticated route: authenticate, build and validate the
     // tool's arguments, call it, answer.
@@ -139,6 +249,9 @@ void mount_rest(Door& server, Relay& relay, tools::ToolApi& api,
     server.route("GET", "/v1/inbox", route("list_messages", &tools::ToolApi::list_messages, 200, from_query));
     server.route("GET", "/v1/events", route("list_events", &tools::ToolApi::list_events, 200, from_query));
     server.route("GET", R"(/v1/inbox/([^/]+))", route("read_message", &tools::ToolApi::read_message, 200, with_path("id")));
+
+    mount_event_stream(server, relay, api);
+    mount_webhooks(server, relay, options);
 
     server.route("GET", "/healthz", SyncHandler([](const Request&, Response& res) {
         send_json(res, 200, json{{"status", "ok"}});

@@ -268,6 +268,17 @@ void ToolApi::wait_for_message(const store::AgentRecord& agent, const json& args
     });
 }
 
+json event_json(const store::FeedEvent& e) {
+    json data = e.data.empty() ? json::object() : json::parse(e.data, nullptr, false);
+    if (!data.is_object()) data = json::object();
+    if (data.contains("next_attempt_at") && data["next_attempt_at"].is_number_integer())
+        data["next_attempt_at"] = ts(data["next_attempt_at"].get<int64_t>());
+    json j{{"id", event_id(e.seq)}, {"type", e.type},     {"created_at", ts(e.at)},
+           {"message_id", e.message_id}, {"detail", e.detail}, {"data", std::move(data)}};
+    if (!e.recipient.empty()) j["recipient"] = e.recipient;
+    return j;
+}
+
 Result<json> ToolApi::list_events(const store::AgentRecord& agent, const json& args) {
     std::vector<std::string> types;
     if (args.contains("types"))
@@ -275,16 +286,8 @@ Result<json> ToolApi::list_events(const store::AgentRecord& agent, const json& a
     auto page = relay_.events(agent, opt_string(args, "after"), types, args.value("limit", 20));
     if (!page) return page.error();
     json events = json::array();
-    for (const auto& e : page->events) {
-        json data = e.data.empty() ? json::object() : json::parse(e.data, nullptr, false);
-        if (!data.is_object()) data = json::object();
-        if (data.contains("next_attempt_at") && data["next_attempt_at"].is_number_integer())
-            data["next_attempt_at"] = ts(data["next_attempt_at"].get<int64_t>());
-        json j{{"id", event_id(e.seq)}, {"type", e.type},     {"created_at", ts(e.at)},
-               {"message_id", e.message_id}, {"detail", e.detail}, {"data", std::move(data)}};
-        if (!e.recipient.empty()) j["recipient"] = e.recipient;
-        events.push_back(std::move(j));
-    }
+    for (const auto& e : page->events)
+        events.push_back(event_json(e));
     json out{{"events", events}};
     if (page->next_cursor) out["next_cursor"] = *page->next_cursor;
     return out;

@@ -15,6 +15,9 @@
 
 namespace ar::tools {
 
+// One event as list_events, GET /v1/events and its stream show it.
+nlohmann::json event_json(const store::FeedEvent& e);
+
 class ToolApi {
   public:
     explicit ToolApi(Relay& relay);

@@ -235,6 +235,51 @@ class Serve:
         self.process.stop()
 
 
+class SseStream:
+    """A text/event-stream response (http.client) read by a thread: next() gives each event as
+    {"event", "id", "data"} (data's lines joined), or None once the stream has ended."""
+
+    def __init__(self, resp):
+        import queue
+        import threading
+        self.events = queue.Queue()
+
+        def read():
+            ev = {"event": "", "id": "", "data": []}
+            for raw in resp:
+                line = raw.decode().rstrip("\r\n")
+                if line == "":
+                    if ev["data"]:
+                        self.events.put(dict(ev, data="\n".join(ev["data"])))
+                    ev = {"event": "", "id": "", "data": []}
+                elif line.startswith(":"):
+                    continue  # a comment: the keep-alive
+                else:
+                    field, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if field == "data":
+                        ev["data"].append(value)
+                    elif field in ("event", "id"):
+                        ev[field] = value
+            self.events.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+
+    def next(self, what, timeout=20):
+        """The next event; fails the test (AssertionError) if none comes within `timeout`."""
+        import queue
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no {what} within {timeout} s")
+
+    def json(self, what, timeout=20):
+        """The next event's data as JSON; fails if the stream ends first."""
+        ev = self.next(what, timeout)
+        assert ev is not None, f"the stream ended before {what}"
+        return json.loads(ev["data"])
+
+
 class ServeCase(unittest.TestCase):
     """A test class with one data dir, its agents (AGENTS: each becomes cls.NAME, a dict from
     DataDir.create_agent) and one `agentrelay serve` with SERVE_ARGS, for all its tests."""

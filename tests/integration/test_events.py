@@ -2,10 +2,11 @@
 through REST (GET /v1/events) and the MCP tool list_events. Real delivery on loopback only:
 --dns names a local dnsmasq whose MX for remote.test is 127.0.0.1, and --smtp-port points at
 an aiosmtpd receiver that refuses unknown...@ (550 5.1.1) and defers defer...@ (451)."""
+import json
 import unittest
 import uuid
 
-from harness import DataDir, Dnsmasq, McpStdio, Receiver, Serve, bearer, http, wait_for
+from harness import DataDir, Dnsmasq, McpStdio, Receiver, Serve, SseStream, bearer, http, wait_for
 
 DOMAIN = "agents.test"
 
@@ -127,6 +128,45 @@ class EventFeedTest(unittest.TestCase):
             status, _, body = http("GET", self.serve.url("/v1/events" + query), headers=bearer(self.alice))
             self.assertEqual(status, 400, (query, body))
         status, _, _ = http("GET", self.serve.url("/v1/events"))
+        self.assertEqual(status, 401)
+
+    def test_the_event_stream(self):
+        from http.client import HTTPConnection
+
+        def open_stream(query="", headers=None):
+            conn = HTTPConnection("127.0.0.1", self.serve.port, timeout=30)
+            conn.request("GET", "/v1/events/stream" + query, headers={**bearer(self.alice), **(headers or {})})
+            return conn, conn.getresponse()
+
+        tag = uuid.uuid4().hex[:8]
+        first = self.serve.send(self.alice, to=[f"bob@{DOMAIN}"], subject="stream-a " + tag, text="x")["message_id"]
+        wait_for(lambda: len(self.of_message(self.alice, first)) >= 2, timeout=30, what="the first message's events")
+        backlog = [e for e in self.all_events(self.alice)]
+        conn, resp = open_stream("?types=message.queued,message.delivered")
+        self.assertEqual(resp.status, 200)
+        self.assertTrue(resp.getheader("Content-Type").startswith("text/event-stream"))
+        stream = SseStream(resp)
+        # Everything so far first (of those types), in order, each with its id and type.
+        want = [e for e in backlog if e["type"] in ("message.queued", "message.delivered")]
+        for e in want:
+            ev = stream.next("the backlog")
+            self.assertEqual((ev["id"], ev["event"]), (e["id"], e["type"]))
+            self.assertEqual(json.loads(ev["data"]), e)
+        # Then what happens, as it happens.
+        second = self.serve.send(self.alice, to=[f"bob@{DOMAIN}"], subject="stream-b " + tag, text="x")["message_id"]
+        live = [stream.next("a live event") for _ in range(2)]
+        self.assertEqual({json.loads(ev["data"])["message_id"] for ev in live}, {second})
+        self.assertEqual(sorted(ev["event"] for ev in live), ["message.delivered", "message.queued"])
+        conn.close()
+        # Resumed with Last-Event-ID, as a reconnecting EventSource does: only what came after.
+        conn, resp = open_stream("?types=message.queued,message.delivered", {"Last-Event-ID": live[0]["id"]})
+        resumed = SseStream(resp).next("the resumed stream")
+        self.assertEqual(resumed["id"], live[1]["id"])
+        conn.close()
+        for bad in ("?after=nonsense", "?types=message.nonsense"):
+            status, _, body = http("GET", self.serve.url("/v1/events/stream" + bad), headers=bearer(self.alice))
+            self.assertEqual(status, 400, (bad, body))
+        status, _, _ = http("GET", self.serve.url("/v1/events/stream"))
         self.assertEqual(status, 401)
 
     def test_list_events_over_mcp_stdio(self):

@@ -4,14 +4,12 @@
 cacheScope on every list and read, -32602 for an unknown resource). Mail goes between agents
 of the hosted domain: local delivery, no network."""
 import json
-import queue
-import threading
 import time
 import unittest
 import uuid
 from http.client import HTTPConnection
 
-from harness import McpStdio, ServeCase, http
+from harness import McpStdio, ServeCase, SseStream, http
 
 DOMAIN = "agents.test"
 INBOX = "mailbox://inbox"
@@ -96,12 +94,12 @@ class McpResourcesTest(ServeCase):
         resp = conn.getresponse()
         self.assertEqual(resp.status, 200)
         self.assertTrue(resp.getheader("Content-Type").startswith("text/event-stream"))
-        events = self.sse_events(resp)
+        events = SseStream(resp)
         subject = "sse-" + uuid.uuid4().hex[:8]
         self.send_to(self.bob, subject)
         got = {}
         while len(got) < 2:
-            ev = self.next_event(events, f"the notifications (got {list(got)})")
+            ev = events.json(f"the notifications (got {list(got)})")
             got[ev["method"]] = ev
         self.assertEqual(got["notifications/resources/updated"]["params"], {"uri": INBOX})
         self.assertIn("notifications/resources/list_changed", got)
@@ -117,40 +115,9 @@ class McpResourcesTest(ServeCase):
         status, _, _ = http("DELETE", self.serve.url("/mcp"), headers={"Authorization": "Bearer " + self.bob["api_key"],
                                                                         "Mcp-Session-Id": sid})
         self.assertEqual(status, 200)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if events.get(timeout=max(0.01, deadline - time.monotonic())) is None:
-                    break
-            except queue.Empty:
-                self.fail("the GET stream did not end with its session")
+        while events.next("the end of the GET stream with its session", timeout=10) is not None:
+            pass
         conn.close()
-
-    def sse_events(self, resp):
-        """A queue of the JSON messages on an SSE response (None once it ends), read by a thread."""
-        events = queue.Queue()
-
-        def read():
-            data = []
-            for raw in resp:
-                line = raw.decode().rstrip("\r\n")
-                if line.startswith("data: "):
-                    data.append(line[6:])
-                elif line == "" and data:
-                    events.put(json.loads("\n".join(data)))
-                    data = []
-            events.put(None)
-
-        threading.Thread(target=read, daemon=True).start()
-        return events
-
-    def next_event(self, events, what):
-        try:
-            ev = events.get(timeout=20)
-        except queue.Empty:
-            self.fail(f"no {what} within 20 s")
-        self.assertIsNotNone(ev, f"the stream ended before {what}")
-        return ev
 
     def test_modern_subscriptions_listen(self):
         def listen(notifications, rid="sub-1"):
@@ -166,15 +133,15 @@ class McpResourcesTest(ServeCase):
         conn, resp = listen({"resourcesListChanged": True, "resourceSubscriptions": [INBOX], "toolsListChanged": True})
         self.assertEqual(resp.status, 200)
         self.assertTrue(resp.getheader("Content-Type").startswith("text/event-stream"))
-        events = self.sse_events(resp)
-        ack = self.next_event(events, "the acknowledgement")
+        events = SseStream(resp)
+        ack = events.json("the acknowledgement")
         self.assertEqual(ack["method"], "notifications/subscriptions/acknowledged")
         self.assertEqual(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "sub-1")
         self.assertEqual(ack["params"]["notifications"], {"resourcesListChanged": True, "resourceSubscriptions": [INBOX]})
         self.send_to(self.alice, "listen-" + uuid.uuid4().hex[:8])
         got = {}
         while len(got) < 2:
-            ev = self.next_event(events, f"the notifications (got {list(got)})")
+            ev = events.json(f"the notifications (got {list(got)})")
             self.assertEqual(ev["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "sub-1", ev)
             got[ev["method"]] = ev
         self.assertEqual(got["notifications/resources/updated"]["params"]["uri"], INBOX)

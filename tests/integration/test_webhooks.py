@@ -204,5 +204,45 @@ class WebhookTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
 
 
+    def test_an_agent_registers_its_own_webhooks_over_rest(self):
+        receiver = self.hook()
+        # Without --webhook-allow-private the loopback receiver is refused.
+        self.serve = Serve(self.data)
+        status, _, body = http_call("POST", self.serve_url("/v1/webhooks"), {"url": receiver.url}, bearer(self.alice))
+        self.assertEqual(status, 400, body)
+        self.assertIn("127.0.0.1", body["error"]["message"])
+        self.serve.stop()
+        self.serve = Serve(self.data, ["--webhook-allow-private"])
+        for bad in ({"url": "ftp://x.example/"}, {"uri": receiver.url}, {"url": 5}):
+            status, _, body = http_call("POST", self.serve_url("/v1/webhooks"), bad, bearer(self.alice))
+            self.assertEqual(status, 400, (bad, body))
+        status, _, made = http_call("POST", self.serve_url("/v1/webhooks"), {"url": receiver.url}, bearer(self.alice))
+        self.assertEqual(status, 201, made)
+        self.assertEqual(made["agent"], "alice")
+        self.assertTrue(made["secret"].startswith("whsec_"))
+        tag = "rest-hook " + uuid.uuid4().hex[:6]
+        self.send_to_bob(1, tag)
+        wait_for(lambda: len(receiver.unique()) >= 2, timeout=30, what="alice's events at her webhook")
+        with receiver.lock:
+            posts = list(receiver.posts)
+        for headers, raw in posts:
+            self.assertTrue(verify(made["secret"], headers, raw), headers)
+            self.assertEqual(json.loads(raw)["data"]["agent"], "alice")
+        # Listed for alice (no secret), invisible to bob, removable only by alice.
+        status, _, mine = http_call("GET", self.serve_url("/v1/webhooks"), headers=bearer(self.alice))
+        self.assertEqual([w["id"] for w in mine["webhooks"]], [made["id"]])
+        self.assertNotIn("secret", mine["webhooks"][0])
+        status, _, theirs = http_call("GET", self.serve_url("/v1/webhooks"), headers=bearer(self.bob))
+        self.assertEqual(theirs["webhooks"], [])
+        status, _, _ = http_call("DELETE", self.serve_url("/v1/webhooks/" + made["id"]), headers=bearer(self.bob))
+        self.assertEqual(status, 404)
+        status, _, body = http_call("DELETE", self.serve_url("/v1/webhooks/" + made["id"]), headers=bearer(self.alice))
+        self.assertEqual((status, body["removed"]), (200, True))
+        listed = [json.loads(line) for line in run([BIN, "webhook", "list", "--data", self.data.path]).splitlines() if line]
+        self.assertEqual(listed, [])
+        status, _, _ = http_call("GET", self.serve_url("/v1/webhooks"))
+        self.assertEqual(status, 401)
+
+
 if __name__ == "__main__":
     unittest.main()
