@@ -1,6 +1,8 @@
 #include "mcp/stdio_transport.h"
 
+#include <map>
 #include <memory>
+#include <variant>
 #include <mutex>
 #include <streambuf>
 
@@ -31,6 +33,40 @@ struct Output {
     }
 };
 
+// 2026-07-28's subscriptions/listen over stdio: the request stays open, its notifications are
+// lines on stdout, until the client cancels it (notifications/cancelled with its id) or the
+// session ends; a cancelled request gets no answer, as cancellation says.
+class Listens {
+  public:
+    // Takes a message the server should not see: a listen request, or the cancellation of one
+    // (passed on too, though it changes nothing there). True if it was a listen request.
+    bool take(McpServer& server, const std::string& agent, const nlohmann::json& message,
+              const std::shared_ptr<Output>& output) {
+        if (!message.is_object()) return false;
+        if (message.value("method", json()) == "notifications/cancelled" && message.contains("params") &&
+            message["params"].is_object() && message["params"].contains("requestId")) {
+            watches_.erase(message["params"]["requestId"].dump());
+            return false;
+        }
+        if (message.value("method", json()) != "subscriptions/listen" || !message.contains("id") ||
+            !jsonrpc::valid_id(message["id"]) || !declared_version(message))
+            return false;
+        json params = message.value("params", json::object());
+        auto outcome = server.listen(agent, message["id"], params, [output](const json& notification) {
+            output->line(jsonrpc::serialize(notification));
+        });
+        if (auto* error = std::get_if<json>(&outcome))
+            output->line(jsonrpc::serialize(*error));
+        else
+            watches_[message["id"].dump()] = std::get<std::shared_ptr<void>>(outcome);
+        return true;
+    }
+
+  private:
+    using json = nlohmann::json;
+    std::map<std::string, std::shared_ptr<void>> watches_; // by the request id, as JSON text
+};
+
 } // namespace
 
 void run_stdio(McpServer& server, const std::string& agent, std::istream& in, std::ostream& out) {
@@ -53,6 +89,7 @@ void run_stdio(McpServer& server, const std::string& agent, std::istream& in, st
         }
     } closer{output, session.channel};
     bool notifying = false;
+    Listens listens; // ends (its watches dropped) before the closer closes stdout
     std::streambuf* buf = in.rdbuf();
     if (!buf) return;
     std::string line;
@@ -73,7 +110,15 @@ void run_stdio(McpServer& server, const std::string& agent, std::istream& in, st
                                                     "Invalid Request: message longer than " +
                                                         std::to_string(max_line) + " bytes")));
         } else if (!blank(line)) {
-            if (auto response = server.handle_text(agent, session, line)) output->line(*response);
+            auto parsed = jsonrpc::parse(line);
+            if (auto* err = std::get_if<jsonrpc::RpcError>(&parsed)) {
+                output->line(jsonrpc::serialize(jsonrpc::make_error(nullptr, *err)));
+            } else if (const auto& message = std::get<nlohmann::json>(parsed);
+                       !listens.take(server, agent, message, output)) {
+                auto response = message.is_array() ? server.handle_batch(agent, session, message)
+                                                   : server.handle(agent, session, message);
+                if (response) output->line(jsonrpc::serialize(*response));
+            }
             // Notifications (resources/updated, list_changed) once the client has said it is
             // ready for them.
             if (session.initialized && !notifying) {

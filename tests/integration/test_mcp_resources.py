@@ -157,6 +157,31 @@ class McpResourcesTest(ServeCase):
             self.assertEqual(body["id"], 7)
             conn.close()
 
+    def test_modern_listen_over_stdio(self):
+        mcp = McpStdio(self.data, api_key=self.bob["api_key"])
+        try:
+            mcp.send({"jsonrpc": "2.0", "id": "L", "method": "subscriptions/listen",
+                      "params": {"notifications": {"resourceSubscriptions": [INBOX]}, "_meta": MODERN_META}})
+            ack = mcp.read()
+            self.assertEqual(ack["method"], "notifications/subscriptions/acknowledged", ack)
+            self.assertEqual(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "L")
+            self.send_to(self.bob, "stdio-listen-" + uuid.uuid4().hex[:8])
+            note = mcp.read()
+            self.assertEqual(note["method"], "notifications/resources/updated", note)
+            self.assertEqual(note["params"]["uri"], INBOX)
+            self.assertEqual(note["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "L")
+            # Cancelled: no answer to it, and the next mail brings nothing; requests go on.
+            mcp.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "L"}})
+            self.send_to(self.bob, "stdio-after-" + uuid.uuid4().hex[:8])
+            mcp.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": MODERN_META}})
+            reply = mcp.read()
+            self.assertEqual(reply.get("id"), 2, reply)
+            mcp.send({"jsonrpc": "2.0", "id": 3, "method": "subscriptions/listen",
+                      "params": {"notifications": {"resourceSubscriptions": ["nope://x"]}, "_meta": MODERN_META}})
+            self.assertEqual(mcp.read()["error"]["code"], -32602)
+        finally:
+            self.assertEqual(mcp.close(), 0)
+
     def test_modern_era_resources(self):
         def call(method, params):
             body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": MODERN_META}}
