@@ -28,8 +28,6 @@ class ResourceProvider {
     virtual nlohmann::json templates() const = 0;
     // {contents: [{uri, mimeType, text}]}; an unknown uri is an Error with kErrNotFound.
     virtual ar::Result<nlohmann::json> read(const std::string& agent, const std::string& uri) = 0;
-    // Whether `uri` names one of the agent's resources (or could: a message not yet arrived).
-    virtual bool known(const std::string& uri) const = 0;
     // Calls changed() each time the agent's resources change (mail arrived: the inbox and the
     // list), from any thread, until the returned handle is dropped.
     virtual std::shared_ptr<void> watch(const std::string& agent, std::function<void()> changed) = 0;

@@ -71,10 +71,6 @@ Result<json> MailboxResources::read(const std::string& agent, const std::string&
     return json{{"contents", json::array({{{"uri", uri}, {"mimeType", "application/json"}, {"text", body->dump()}}})}};
 }
 
-bool MailboxResources::known(const std::string& uri) const {
-    return uri == mcp::kInboxUri || message_id_of(uri).has_value();
-}
-
 std::shared_ptr<void> MailboxResources::watch(const std::string& agent, std::function<void()> changed) {
     auto store = relay_.data().agent_store(agent);
     if (!store) return nullptr;

