@@ -82,7 +82,7 @@ struct InboxWaiters::Impl : std::enable_shared_from_this<InboxWaiters::Impl> {
         });
     }
 
-    void finish(const WaiterPtr& w) {
+    void finish(WaiterPtr w) { // by value: it erases the maps' copies
         if (w->done) return;
         w->done = true;
         w->timer.cancel();
@@ -235,7 +235,10 @@ void InboxWaiters::cancel(uint64_t id) {
     asio::post(impl_->io, [weak, id] {
         auto impl = weak.lock();
         if (!impl) return;
-        if (auto it = impl->by_id.find(id); it != impl->by_id.end()) impl->finish(it->second);
+        if (auto it = impl->by_id.find(id); it != impl->by_id.end()) {
+            auto w = it->second; // finish() erases the map's own copy
+            impl->finish(w);
+        }
     });
 }
 
