@@ -1,5 +1,7 @@
 #include "delivery/outcome.h"
 
+#include "relay/bounce_reason.h"
+
 #include "relay/relay.h"
 
 #include <algorithm>
@@ -43,10 +45,6 @@ Outcome classify(const Reply& reply, const store::DueRecipient& r, int64_t now_m
     return {OutcomeKind::Deferred, std::min(next, deadline)};
 }
 
-bool is_bad_address(const Reply& reply) {
-    return reply.permanent() && is_bad_address_status(reply.enhanced);
-}
-
 store::RecipientUpdate to_update(const Outcome& o, const store::DueRecipient& r,
                                  const std::string& message_id, const Reply& reply,
                                  const std::string& where, const std::string& mx, int64_t now_ms) {
@@ -74,12 +72,17 @@ store::RecipientUpdate to_update(const Outcome& o, const store::DueRecipient& r,
         u.status = store::kBounced;
         u.event_type = "bounced";
         u.bounce_kind = "hard";
-        u.suppress = is_bad_address(reply);
+        {
+            auto why = classify_bounce(reply.code, reply.enhanced, reply.to_string());
+            u.bounce_reason = why.reason;
+            u.suppress = why.suppress;
+        }
         break;
     case OutcomeKind::Expired:
         u.status = store::kBounced;
         u.event_type = "expired";
         u.bounce_kind = "expired";
+        u.bounce_reason = expired_bounce().reason;
         u.enhanced_code = "4.4.7";
         u.response = "gave up: the message was not delivered within the maximum age; last reply: " +
                      reply.to_string();

@@ -33,9 +33,6 @@ int64_t backoff_ms(int64_t attempts, const DeliveryConfig& cfg, std::mt19937& rn
 Outcome classify(const smtp::Reply& reply, const store::DueRecipient& r, int64_t now_ms,
                  const DeliveryConfig& cfg, std::mt19937& rng);
 
-// Whether a permanent failure says the address itself is bad (suppress it).
-bool is_bad_address(const smtp::Reply& reply);
-
 // The store update for one recipient. `where` says where the reply came from
 // ("mx.example.com [192.0.2.1]:25 TLSv1.3", or "dns"), `mx` the MX host name.
 store::RecipientUpdate to_update(const Outcome& o, const store::DueRecipient& r,

@@ -1,5 +1,7 @@
 #include "relay/relay.h"
 
+#include "relay/bounce_reason.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -69,11 +71,6 @@ std::string local_sender_authentication(const std::string& sender) {
 }
 
 }  // namespace
-
-bool is_bad_address_status(std::string_view enhanced_code) {
-    static const char* bad[] = {"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"};
-    return std::any_of(std::begin(bad), std::end(bad), [&](const char* c) { return enhanced_code == c; });
-}
 
 std::string make_cursor(int64_t seq) { return "c" + std::to_string(seq); }
 
@@ -447,7 +444,9 @@ Status Relay::record_async_report(const std::string& agent, const std::string& m
         u.event_detail = "delivery status notification from " +
                          (r.remote_mta.empty() ? std::string("the remote side") : r.remote_mta) + ": " + u.response;
         u.bounce_kind = "async";
-        u.suppress = is_bad_address_status(r.status);
+        auto why = classify_bounce(code, r.status, r.diagnostic);
+        u.bounce_reason = why.reason;
+        u.suppress = why.suppress;
         updates.push_back(std::move(u));
     }
     if (updates.empty()) return Ok{};

@@ -92,11 +92,6 @@ struct InboxMessage {
     std::vector<InboxAttachment> attachments;
 };
 
-// Whether a permanent failure with this enhanced status code (RFC 3463) says the address
-// itself is bad (no such user, no such domain, bad syntax, moved, null MX): such an address
-// goes on the agent's suppression list.
-bool is_bad_address_status(std::string_view enhanced_code);
-
 // Cursors are opaque to clients: "c" + the last row's sequence number.
 std::string make_cursor(int64_t seq);
 Result<int64_t> parse_cursor(const std::string& cursor);

@@ -127,6 +127,13 @@ const std::vector<const char*> kMigrations = {
     R"sql(
     ALTER TABLE events ADD COLUMN data TEXT NOT NULL DEFAULT '';
     )sql",
+    // 6: each bounce's reason (relay/bounce_reason.h) and whether it suppressed the address.
+    // Older rows read as 'unknown'; a suppressed recipient's row says so.
+    R"sql(
+    ALTER TABLE bounces ADD COLUMN reason TEXT NOT NULL DEFAULT 'unknown';
+    ALTER TABLE bounces ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0;
+    UPDATE bounces SET reason = 'suppressed' WHERE kind = 'suppressed';
+    )sql",
 };
 
 constexpr int64_t kMinuteMs = 60'000;
@@ -298,7 +305,7 @@ InsertOutcome insert_in(Db& db, const NewMessage& m, const RateLimit& limit, int
         if (is_suppressed) {
             add_event(db, m.id, address, m.created_at, status, "on the suppression list: " + reason);
             db.prepare("INSERT INTO bounces(message_id, recipient, code, enhanced_code, diagnostic, "
-                       "bounced_at, kind) VALUES(?, ?, 550, '5.1.1', ?, ?, 'suppressed')")
+                       "bounced_at, kind, reason) VALUES(?, ?, 550, '5.1.1', ?, ?, 'suppressed', 'suppressed')")
                 .bind(1, m.id)
                 .bind(2, address)
                 .bind(3, "not attempted: address is on the suppression list (" + reason + ")")
@@ -395,13 +402,14 @@ Result<std::vector<BounceRecord>> AgentStore::bounces(std::optional<int64_t> sin
                                                       std::optional<int64_t> after_seq, int limit) {
     return writer_.read<std::vector<BounceRecord>>([&](Db& db) {
         auto s = db.prepare("SELECT seq, message_id, recipient, code, enhanced_code, diagnostic, "
-                            "bounced_at, kind, remote_mta FROM bounces WHERE bounced_at >= ? AND seq > ? "
+                            "bounced_at, kind, remote_mta, reason, suppressed FROM bounces "
+                            "WHERE bounced_at >= ? AND seq > ? "
                             "ORDER BY seq LIMIT ?");
         s.bind(1, since_ms.value_or(0)).bind(2, after_seq.value_or(0)).bind(3, limit);
         std::vector<BounceRecord> out;
         while (s.step()) {
-            out.push_back(BounceRecord{s.int64(0), s.text(1), s.text(2), s.int64(3), s.text(4),
-                                       s.text(5), s.int64(6), s.text(7), s.text(8)});
+            out.push_back(BounceRecord{s.int64(0), s.text(1), s.text(2), s.int64(3), s.text(4), s.text(5),
+                                       s.int64(6), s.text(7), s.text(8), s.text(9), s.int64(10) != 0});
         }
         return out;
     });
@@ -560,12 +568,16 @@ void apply_in(Db& db, const std::vector<RecipientUpdate>& updates) {
         if (u.code) data["code"] = *u.code;
         if (!u.enhanced_code.empty()) data["enhanced_code"] = u.enhanced_code;
         if (!u.mx_host.empty()) data["mx_host"] = u.mx_host;
-        if (u.bounce_kind) data["bounce_kind"] = *u.bounce_kind;
+        if (u.bounce_kind) {
+            data["bounce_kind"] = *u.bounce_kind;
+            data["reason"] = u.bounce_reason;
+            data["suppressed"] = u.suppress;
+        }
         if (u.next_attempt_at && u.status == kDeferred) data["next_attempt_at"] = *u.next_attempt_at;
         add_event(db, u.message_id, u.address, u.at, u.event_type, u.event_detail, data.dump());
         if (u.bounce_kind) {
             db.prepare("INSERT INTO bounces(message_id, recipient, code, enhanced_code, diagnostic, "
-                       "bounced_at, kind, remote_mta) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+                       "bounced_at, kind, remote_mta, reason, suppressed) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(1, u.message_id)
                 .bind(2, u.address)
                 .bind(3, u.code.value_or(0))
@@ -574,6 +586,8 @@ void apply_in(Db& db, const std::vector<RecipientUpdate>& updates) {
                 .bind(6, u.at)
                 .bind(7, *u.bounce_kind)
                 .bind(8, u.remote_mta)
+                .bind(9, u.bounce_reason)
+                .bind(10, u.suppress ? 1 : 0)
                 .run();
         }
         if (u.suppress) {

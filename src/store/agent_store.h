@@ -109,6 +109,8 @@ struct BounceRecord {
     int64_t bounced_at = 0;
     std::string kind;  // hard, soft, expired, async, suppressed
     std::string remote_mta;
+    std::string reason = "unknown";  // relay/bounce_reason.h ("suppressed" for a suppressed address)
+    bool suppressed = false;         // the address went on the suppression list with it
 };
 
 struct InboxRecord {
@@ -159,6 +161,7 @@ struct RecipientUpdate {
     std::string event_type;
     std::string event_detail;
     std::optional<std::string> bounce_kind;  // set: a bounce record is written
+    std::string bounce_reason = "unknown";   // its reason (relay/bounce_reason.h)
     std::string remote_mta;
     bool suppress = false;  // add the address to the suppression list
 };

@@ -178,6 +178,8 @@ Result<json> ToolApi::list_bounces(const store::AgentRecord& agent, const json& 
                {"enhanced_code", b.enhanced_code}, {"diagnostic", b.diagnostic},
                {"bounced_at", ts(b.bounced_at)},   {"kind", b.kind}};
         if (!b.remote_mta.empty()) j["remote_mta"] = b.remote_mta;
+        j["reason"] = b.reason;
+        j["suppressed"] = b.suppressed || b.kind == "suppressed";
         bounces.push_back(std::move(j));
     }
     json out{{"bounces", bounces}};

@@ -67,12 +67,16 @@ class HttpWaitersTest(unittest.TestCase):
         pid = self.serve.process.proc.pid
         tag = uuid.uuid4().hex[:8]
         idle_threads = threads_of(pid)
+        # Connected is not yet called: a waiter whose call the door has not reached when its
+        # mail lands must still count it, so every waiter asks for mail since now.
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
 
         async def waiter(i):
             agent = self.agents[i % AGENTS]
             body = {"jsonrpc": "2.0", "id": i, "method": "tools/call",
                     "params": {"name": "wait_for_message",
-                               "arguments": {"subject_contains": f"wake-{tag}-{i}-", "timeout_seconds": 60},
+                               "arguments": {"subject_contains": f"wake-{tag}-{i}-", "timeout_seconds": 60,
+                                             "since": since},
                                "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
                                          "io.modelcontextprotocol/clientCapabilities": {}}}}
             headers = {"Authorization": "Bearer " + agent["api_key"], "Accept": "application/json",

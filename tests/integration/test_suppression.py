@@ -61,6 +61,26 @@ class SuppressionTest(unittest.TestCase):
         self.assertEqual(st["recipients"][0]["attempts"], 1)
         self.assertEqual(st["recipients"][0]["last_code"], 550)
 
+    def test_only_bad_addresses_are_suppressed(self):
+        from harness import bearer, http
+        sent = self.send(["unknown-r@routed.test", "full-r@routed.test", "spam-r@routed.test"])
+        self.wait_status(sent["message_id"], "bounced")
+        status, _, page = http("GET", self.serve.url("/v1/bounces"), headers=bearer(self.alice))
+        self.assertEqual(status, 200, page)
+        got = {b["recipient"]: (b["reason"], b["suppressed"]) for b in page["bounces"]}
+        self.assertEqual(got, {"unknown-r@routed.test": ("user_unknown", True),
+                               "full-r@routed.test": ("mailbox_full", False),
+                               "spam-r@routed.test": ("spam_blocked", False)})
+        listed = [row["address"] for row in self.run_ok("list", "--agent", "alice")]
+        self.assertEqual(listed, ["unknown-r@routed.test"])
+        # A full mailbox or a spam block is tried again; the unknown user is not.
+        again = self.send(["unknown-r@routed.test", "full-r@routed.test", "spam-r@routed.test"])
+        final = self.wait_status(again["message_id"], "bounced")
+        by = {r["address"]: r["status"] for r in final["recipients"]}
+        self.assertEqual(by["unknown-r@routed.test"], "suppressed")
+        self.assertEqual(by["full-r@routed.test"], "bounced")
+        self.assertEqual(by["spam-r@routed.test"], "bounced")
+
     def test_an_added_address_gets_no_mail(self):
         self.assertEqual(self.run_ok("add", "carol@routed.test", "--agent", "alice", "--reason", "asked to stop"),
                          [{"agent": "alice", "address": "carol@routed.test", "added": True}])

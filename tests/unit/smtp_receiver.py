@@ -23,6 +23,8 @@ Behaviour chosen by address, in every mode:
   MAIL FROM reject@...   -> 550 5.7.1 sender refused
   RCPT TO unknown...@    -> 550 5.1.1 user unknown
   RCPT TO defer...@      -> 451 4.2.1 mailbox busy, try later
+  RCPT TO full...@       -> 552 5.2.2 mailbox full
+  RCPT TO spam...@       -> 550 5.7.1 message rejected as spam
   RCPT TO multiline...@  -> a three-line 550 5.2.1 reply
   RCPT TO close421...@   -> 421 4.3.2 shutting down
   RCPT TO stall...@      -> no reply at all (the client must time out)
@@ -106,6 +108,10 @@ class Handler:
         local = address.split("@")[0]
         if local.startswith("unknown"):
             return "550 5.1.1 user unknown"
+        if local.startswith("full"):
+            return "552 5.2.2 mailbox full"
+        if local.startswith("spam"):
+            return "550 5.7.1 message rejected as spam"
         if local.startswith("defer"):
             return "451 4.2.1 mailbox busy, try later"
         if local.startswith("multiline"):

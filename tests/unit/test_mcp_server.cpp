@@ -62,6 +62,8 @@ json sample_result(const std::string& tool) {
                    {"diagnostic", "550 5.1.1 no such user"},
                    {"bounced_at", kWhen},
                    {"kind", "hard"},
+                   {"reason", "user_unknown"},
+                   {"suppressed", true},
                    {"remote_mta", "mx.example.com"}}}},
                 {"next_cursor", "c2"}};
     if (tool == "list_messages") return {{"messages", {summary()}}};
