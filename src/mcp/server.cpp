@@ -359,10 +359,15 @@ std::variant<json, std::shared_ptr<void>> McpServer::listen(const std::string& a
         }
     }
     json meta{{kMetaSubscriptionId, id}};
-    sink(json{{"jsonrpc", "2.0"},
-              {"method", "notifications/subscriptions/acknowledged"},
-              {"params", {{"_meta", meta}, {"notifications", accepted}}}});
-    return resources_->watch(agent, [sink, meta, list_changed, uris] {
+    // The watch starts before the acknowledgement goes out, so that no mail can fall between
+    // them; what it sees before the acknowledgement is sent waits for it, in order.
+    struct Gate {
+        std::mutex mu;
+        bool acknowledged = false;
+        bool pending = false;
+    };
+    auto gate = std::make_shared<Gate>();
+    auto notify = [sink, meta, list_changed, uris] {
         for (const auto& uri : uris)
             if (uri == kInboxUri)
                 sink(json{{"jsonrpc", "2.0"},
@@ -370,7 +375,28 @@ std::variant<json, std::shared_ptr<void>> McpServer::listen(const std::string& a
                           {"params", {{"uri", uri}, {"_meta", meta}}}});
         if (list_changed)
             sink(json{{"jsonrpc", "2.0"}, {"method", "notifications/resources/list_changed"}, {"params", {{"_meta", meta}}}});
+    };
+    auto watch = resources_->watch(agent, [gate, notify] {
+        {
+            std::lock_guard lock(gate->mu);
+            if (!gate->acknowledged) {
+                gate->pending = true;
+                return;
+            }
+        }
+        notify();
     });
+    sink(json{{"jsonrpc", "2.0"},
+              {"method", "notifications/subscriptions/acknowledged"},
+              {"params", {{"_meta", meta}, {"notifications", accepted}}}});
+    bool pending = false;
+    {
+        std::lock_guard lock(gate->mu);
+        gate->acknowledged = true;
+        pending = gate->pending;
+    }
+    if (pending) notify();
+    return watch;
 }
 
 json McpServer::listen_closed(const json& id) const {
