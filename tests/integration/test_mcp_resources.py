@@ -172,12 +172,15 @@ class McpResourcesTest(ServeCase):
             self.assertEqual(note["method"], "notifications/resources/updated", note)
             self.assertEqual(note["params"]["uri"], INBOX)
             self.assertEqual(note["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "L")
-            # Cancelled: no answer to it, and the next mail brings nothing; requests go on.
+            # Cancelled: no answer to it (the next message is the answer to a later request), and
+            # the next mail brings nothing: the answer after it comes first.
             mcp.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "L"}})
-            self.send_to(self.bob, "stdio-after-" + uuid.uuid4().hex[:8])
             mcp.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": MODERN_META}})
+            self.assertEqual(mcp.read().get("id"), 2)
+            self.send_to(self.bob, "stdio-after-" + uuid.uuid4().hex[:8])
+            mcp.send({"jsonrpc": "2.0", "id": 4, "method": "tools/list", "params": {"_meta": MODERN_META}})
             reply = mcp.read()
-            self.assertEqual(reply.get("id"), 2, reply)
+            self.assertEqual(reply.get("id"), 4, reply)
             mcp.send({"jsonrpc": "2.0", "id": 3, "method": "subscriptions/listen",
                       "params": {"notifications": {"resourceSubscriptions": [42]}, "_meta": MODERN_META}})
             self.assertEqual(mcp.read()["error"]["code"], -32602)
