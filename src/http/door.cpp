@@ -215,18 +215,19 @@ struct Door::Impl : std::enable_shared_from_this<Door::Impl> {
         // touches only its shared flags afterwards).
     }
 
-    // After a refusal with the body unread: no more answers, and a short drain so that the
-    // client reads the answer before the close resets the connection.
+    // After a refusal with the body unread: no more answers, and a lingering close (as nginx
+    // does): what the client still sends is read and thrown away, for at most 10 s and 2 s of
+    // silence, so that a client that sends its whole body before it reads (urllib, requests)
+    // gets the answer rather than a broken pipe. Nothing of it is kept.
     net::awaitable<void> linger(beast::tcp_stream& stream) {
         beast::error_code ec;
         stream.socket().shutdown(tcp::socket::shutdown_send, ec);
         std::array<char, 16384> sink;
-        std::size_t drained = 0;
-        stream.expires_after(std::chrono::seconds(2));
-        while (drained < (1u << 20)) {
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (std::chrono::steady_clock::now() < until) {
+            stream.expires_after(std::chrono::seconds(2));
             auto [rec, n] = co_await stream.async_read_some(net::buffer(sink), kTuple);
             if (rec) break;
-            drained += n;
         }
     }
 
