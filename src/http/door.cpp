@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/metrics.h"
+#include "core/text.h"
 #include "core/threads.h"
 #include "http/door_guard.h"
 
@@ -45,10 +46,6 @@ Response error_response(const std::string& path, const std::string& mcp_path, in
         body = {{"error", {{"code", code}, {"message", message}}}};
     res.set_content(body.dump(), "application/json");
     return res;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && !CaseInsensitiveLess{}(a, b) && !CaseInsensitiveLess{}(b, a);
 }
 
 } // namespace

@@ -5,23 +5,15 @@
 
 #include <arpa/inet.h>
 
+#include "core/text.h"
+
 namespace ar::http {
-namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
-} // namespace
-
 std::size_t body_limit_for(std::size_t max_message_bytes) {
     return max_message_bytes / 3 * 4 + max_message_bytes / 16 + (1u << 20);
 }
 
 bool host_allowed(std::string_view host_header, const std::vector<std::string>& hosts) {
-    std::string h = lower(host_header);
+    std::string h = ascii_lower(host_header);
     while (!h.empty() && (h.back() == ' ' || h.back() == '\t'))
         h.pop_back();
     if (h.empty()) return false;
@@ -41,7 +33,7 @@ bool host_allowed(std::string_view host_header, const std::vector<std::string>& 
     if (inet_pton(AF_INET, name.c_str(), &v4) == 1) return true;
     if (!name.empty() && name.back() == '.') name.pop_back();
     if (name == "localhost") return true;
-    return std::any_of(hosts.begin(), hosts.end(), [&](const std::string& allowed) { return lower(allowed) == name; });
+    return std::any_of(hosts.begin(), hosts.end(), [&](const std::string& allowed) { return ascii_lower(allowed) == name; });
 }
 
 } // namespace ar::http

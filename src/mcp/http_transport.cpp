@@ -108,6 +108,13 @@ std::optional<std::string> header_value(const std::string& raw) {
     return raw;
 }
 
+// Accept absent, or naming text/event-stream or */*.
+bool accepts_event_stream(const http::Request& req) {
+    std::string accept = lower(req.get_header_value("Accept"));
+    return accept.empty() || accept.find("text/event-stream") != std::string::npos ||
+           accept.find("*/*") != std::string::npos;
+}
+
 bool accepts_json(const std::string& accept) {
     std::string a = lower(accept);
     return a.find("application/json") != std::string::npos ||
@@ -182,16 +189,11 @@ class HttpEndpoint {
                                "Method Not Allowed: no server-initiated stream here; POST "
                                "messages to this endpoint");
         }
-        std::string accept = lower(req.get_header_value("Accept"));
-        if (!accept.empty() && accept.find("text/event-stream") == std::string::npos && accept.find("*/*") == std::string::npos)
+        if (!accepts_event_stream(req))
             return reply_error(res, 406, rpc::kInvalidRequest,
                                "Not Acceptable: the notification stream is text/event-stream");
-        std::string sid = req.get_header_value("Mcp-Session-Id");
-        if (sid.empty())
-            return reply_error(res, 400, rpc::kInvalidRequest,
-                               "Bad Request: the Mcp-Session-Id header is required; send initialize first");
-        auto entry = find_session(sid, *agent);
-        if (!entry) return reply_error(res, 404, rpc::kInvalidRequest, "Session not found");
+        auto entry = session_for(req, res, *agent);
+        if (!entry) return;
         auto stream = std::make_shared<http::EventStream>();
         std::shared_ptr<SessionChannel> channel;
         {
@@ -342,24 +344,15 @@ class HttpEndpoint {
         }
         if (is_initialize) return initialize(res, agent, body);
 
-        std::string sid = req.get_header_value("Mcp-Session-Id");
-        if (sid.empty())
-            return reply_error(res, 400, rpc::kInvalidRequest,
-                               "Bad Request: the Mcp-Session-Id header is required; send "
-                               "initialize first");
-        auto entry = find_session(sid, agent);
-        if (!entry) return reply_error(res, 404, rpc::kInvalidRequest, "Session not found");
+        auto entry = session_for(req, res, agent);
+        if (!entry) return;
         if (!is_request) {
             // Notifications may change the session (notifications/initialized).
             std::lock_guard lock(entry->mu);
             return answer(res, server_.handle(agent, entry->session, body));
         }
         // Requests may run long (wait_for_message): work on a copy, hold no lock.
-        Session copy;
-        {
-            std::lock_guard lock(entry->mu);
-            copy = entry->session;
-        }
+        Session copy = snapshot(*entry);
         answer_later(res, agent, copy, body);
     }
 
@@ -376,8 +369,7 @@ class HttpEndpoint {
     // subscriptions/listen: the answer is an SSE stream that starts with the acknowledgement
     // and carries the notifications asked for until the client goes away.
     void listen(const http::Request& req, Answer& res, const std::string& agent, const json& body, const json& id) {
-        std::string accept = lower(req.get_header_value("Accept"));
-        if (!accept.empty() && accept.find("text/event-stream") == std::string::npos && accept.find("*/*") == std::string::npos)
+        if (!accepts_event_stream(req))
             return reply_error(res, 406, rpc::kInvalidRequest,
                                "Not Acceptable: subscriptions/listen answers with text/event-stream", id);
         auto stream = std::make_shared<http::EventStream>();
@@ -406,18 +398,9 @@ class HttpEndpoint {
             session.protocol_version = header_version.empty() ? kDefaultHttpVersion : header_version;
             return answer(res, server_.handle_batch(agent, session, body));
         }
-        std::string sid = req.get_header_value("Mcp-Session-Id");
-        if (sid.empty())
-            return reply_error(res, 400, rpc::kInvalidRequest,
-                               "Bad Request: the Mcp-Session-Id header is required; send "
-                               "initialize first");
-        auto entry = find_session(sid, agent);
-        if (!entry) return reply_error(res, 404, rpc::kInvalidRequest, "Session not found");
-        Session copy;
-        {
-            std::lock_guard lock(entry->mu);
-            copy = entry->session;
-        }
+        auto entry = session_for(req, res, agent);
+        if (!entry) return;
+        Session copy = snapshot(*entry);
         auto response = server_.handle_batch(agent, copy, body);
         if (copy.initialized) {
             std::lock_guard lock(entry->mu);
@@ -446,6 +429,26 @@ class HttpEndpoint {
             return;
         }
         reply(res, handshake_status(*response), *response);
+    }
+
+    // The request's session (Mcp-Session-Id, the agent's own); on failure writes the 400 or 404
+    // and returns null.
+    std::shared_ptr<SessionEntry> session_for(const http::Request& req, Answer& res, const std::string& agent) {
+        std::string sid = req.get_header_value("Mcp-Session-Id");
+        if (sid.empty()) {
+            reply_error(res, 400, rpc::kInvalidRequest,
+                        "Bad Request: the Mcp-Session-Id header is required; send initialize first");
+            return nullptr;
+        }
+        auto entry = find_session(sid, agent);
+        if (!entry) reply_error(res, 404, rpc::kInvalidRequest, "Session not found");
+        return entry;
+    }
+
+    // A copy of the session to work on without holding its lock.
+    static Session snapshot(SessionEntry& entry) {
+        std::lock_guard lock(entry.mu);
+        return entry.session;
     }
 
     std::shared_ptr<SessionEntry> find_session(const std::string& sid, const std::string& agent) {

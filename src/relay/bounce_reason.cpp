@@ -5,6 +5,8 @@
 #include <cctype>
 #include <regex>
 
+#include "core/text.h"
+
 namespace ar {
 namespace {
 
@@ -45,12 +47,6 @@ constexpr std::array kRules{
     Rule{"", Class::permanent, R"(policy|not (allowed|permitted|authori[sz]ed)|relay(ing)? (access )?denied|access denied|administrative prohibition|dmarc|spf|dkim)", "policy_rejected", false},
 };
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 bool status_matches(std::string_view rule, std::string_view status) {
     if (rule.empty()) return true;
     if (rule.back() == '.') return status.substr(0, rule.size()) == rule;
@@ -71,7 +67,7 @@ BounceReason classify_bounce(int code, std::string_view enhanced, std::string_vi
     }();
     // What decides is in the first lines; std::regex recurses per character, so the text it
     // reads is bounded (a DSN's diagnostic can be long).
-    std::string t = lower(text.substr(0, 2000));
+    std::string t = ascii_lower(text.substr(0, 2000));
     for (std::size_t i = 0; i < kRules.size(); ++i) {
         const Rule& r = kRules[i];
         if (r.cls == Class::permanent && !permanent) continue;
