@@ -52,6 +52,19 @@ const json* input_schema(const tools::ToolRegistry& registry, const std::string&
     return nullptr;
 }
 
+// The items of a comma-separated query value ("a,b"; empty items dropped).
+std::vector<std::string> comma_list(const std::string& value) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (start <= value.size()) {
+        size_t comma = value.find(',', start);
+        if (comma == std::string::npos) comma = value.size();
+        if (comma > start) items.push_back(value.substr(start, comma - start));
+        start = comma + 1;
+    }
+    return items;
+}
+
 // Query parameters as JSON arguments, typed by the tool's input schema.
 Result<json> query_args(const Request& req, const json& schema) {
     json args = json::object();
@@ -72,15 +85,7 @@ Result<json> query_args(const Request& req, const json& schema) {
                 return invalid(key, key + " must be an integer, got '" + value + "'");
             }
         } else if (type == "array") {  // a comma-separated list: ?types=a,b
-            json items = json::array();
-            size_t start = 0;
-            while (start <= value.size()) {
-                size_t comma = value.find(',', start);
-                if (comma == std::string::npos) comma = value.size();
-                if (comma > start) items.push_back(value.substr(start, comma - start));
-                start = comma + 1;
-            }
-            args[key] = items;
+            args[key] = comma_list(value);
         } else if (type == "boolean") {
             if (value == "true" || value == "1") args[key] = true;
             else if (value == "false" || value == "0") args[key] = false;
@@ -114,13 +119,7 @@ void mount_event_stream(Door& server, Relay& relay, tools::ToolApi& api) {
             after = req.get_param_value("after");
         else if (req.has_header("Last-Event-ID"))
             after = req.get_header_value("Last-Event-ID");
-        std::vector<std::string> types;
-        std::string list = req.get_param_value("types");
-        for (std::size_t start = 0; start < list.size();) {
-            std::size_t comma = std::min(list.find(',', start), list.size());
-            if (comma > start) types.push_back(list.substr(start, comma - start));
-            start = comma + 1;
-        }
+        std::vector<std::string> types = comma_list(req.get_param_value("types"));
         // Checks the cursor and the types before the stream starts: an error is a plain answer.
         if (auto first = relay.events(*agent, after, types, 1); !first) {
             send_error(res, first.error());
@@ -148,10 +147,7 @@ void mount_event_stream(Door& server, Relay& relay, tools::ToolApi& api) {
             }
         };
         pump();
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(24 * 365 * 10);
-        auto& waiters = api.waiters();
-        uint64_t id = waiters.wait(agent->name, deadline, [pump](bool timed_out) { return pump() || timed_out; });
-        stream->on_close([&waiters, id] { waiters.cancel(id); });
+        stream->on_close([watch = api.waiters().watch(agent->name, pump)]() mutable { watch.reset(); });
         res.status = 200;
         res.stream = stream;
         reply(std::move(res));

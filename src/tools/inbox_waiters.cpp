@@ -247,6 +247,20 @@ void InboxWaiters::notify(const std::string& agent) {
     asio::post(impl->io, [impl, agent] { impl->wake(agent); });
 }
 
+std::shared_ptr<void> InboxWaiters::watch(const std::string& agent, std::function<bool()> look) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(24 * 365 * 10);
+    uint64_t id = wait(agent, deadline, [look = std::move(look)](bool timed_out) { return look() || timed_out; });
+    struct Handle {
+        Handle(InboxWaiters* w, uint64_t i) : waiters(w), id(i) {}
+        Handle(const Handle&) = delete;
+        Handle& operator=(const Handle&) = delete;
+        ~Handle() { waiters->cancel(id); }
+        InboxWaiters* waiters;
+        uint64_t id;
+    };
+    return std::make_shared<Handle>(this, id);
+}
+
 std::size_t InboxWaiters::waiting() const {
     return impl_->count.load();
 }

@@ -35,6 +35,9 @@ class InboxWaiters {
     uint64_t wait(const std::string& agent, std::chrono::steady_clock::time_point deadline, Attempt attempt);
     // Ends a waiter without a last attempt (a watch nobody needs any more).
     void cancel(uint64_t id);
+    // A waiter with no deadline: `look` runs as the waiter's attempt (true: it is done) until
+    // it says so or the returned handle is dropped (which cancels it).
+    std::shared_ptr<void> watch(const std::string& agent, std::function<bool()> look);
     // Mail may have reached `agent`'s inbox.
     void notify(const std::string& agent);
     // Waiters registered and not yet answered.

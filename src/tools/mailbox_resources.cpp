@@ -1,6 +1,5 @@
 #include "tools/mailbox_resources.h"
 
-#include <chrono>
 
 namespace ar::tools {
 namespace {
@@ -80,9 +79,8 @@ std::shared_ptr<void> MailboxResources::watch(const std::string& agent, std::fun
         std::optional<int64_t> after;
     };
     auto cursor = std::make_shared<Cursor>(Cursor{*store, relay_.clock().now_ms(), std::nullopt});
-    // Never answers: a watch lasts until it is cancelled (the handle below).
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(24 * 365 * 10);
-    uint64_t id = waiters_.wait(agent, deadline, [cursor, changed](bool timed_out) {
+    // Never done: a watch lasts until its handle is dropped.
+    return waiters_.watch(agent, [cursor, changed] {
         bool arrived = false;
         for (;;) {
             auto rows = cursor->store->inbox(false, cursor->after, 200, cursor->since_ms);
@@ -91,18 +89,8 @@ std::shared_ptr<void> MailboxResources::watch(const std::string& agent, std::fun
             arrived = true;
         }
         if (arrived) changed();
-        return timed_out;
+        return false;
     });
-    InboxWaiters* waiters = &waiters_;
-    struct Handle {
-        Handle(InboxWaiters* w, uint64_t i) : waiters(w), id(i) {}
-        Handle(const Handle&) = delete;
-        Handle& operator=(const Handle&) = delete;
-        ~Handle() { waiters->cancel(id); }
-        InboxWaiters* waiters;
-        uint64_t id;
-    };
-    return std::make_shared<Handle>(waiters, id);
 }
 
 } // namespace ar::tools
